@@ -1,0 +1,108 @@
+"""What every stage asset shares: its partitioning, retry policy, error classes, artifact paths,
+progress reporting and the figures in its materialisation metadata."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetRecordsFilter, MetadataValue
+from dagster import asset as dagster_asset
+
+from dubbing_pipeline.errors import validation_error
+from dubbing_pipeline.partitions import projects_partitions
+from dubbing_pipeline.projects import Project, load_project
+from dubbing_pipeline.retries import classified_errors, schedule_for
+from dubbing_pipeline.segments import SegmentDoc, to_srt, to_vtt
+from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.storage import ArtifactStore
+
+PROGRESS_STEP = 0.1  # engines report every 10 %
+
+
+def stage_asset(stage: Stage, *, description: str, kinds: set[str], **kwargs: Any):
+    """``@asset`` with what every stage has: project partitions, the stage's retry policy,
+    a concurrency pool named after the stage, and the stage tag."""
+    return dagster_asset(
+        name=stage.asset_name,
+        partitions_def=projects_partitions,
+        retry_policy=schedule_for(stage).policy,
+        pool=f"dubbing/{stage.lower()}",
+        group_name="dubbing",
+        kinds=kinds,
+        description=description,
+        op_tags={"dubbing/stage": stage.value},
+        **kwargs,
+    )
+
+
+@dataclass
+class StageRun:
+    """One attempt of one stage for one project."""
+
+    context: AssetExecutionContext
+    stage: Stage
+    store: ArtifactStore
+    project: Project
+    engine_seconds: float = 0.0
+    _reported: float = field(default=-1.0, repr=False)
+
+    def uri(self, name: str) -> str:
+        return self.store.artifact_uri(self.project.id, self.stage.asset_name, name)
+
+    def progress(self, fraction: float) -> None:
+        """Engines call this as they work; it is logged at every 10 % step."""
+        fraction = max(0.0, min(1.0, fraction))
+        if fraction >= 1.0 or fraction - self._reported >= PROGRESS_STEP:
+            self._reported = fraction
+            self.context.log.info(f"{self.stage} progress {round(fraction * 100)}%")
+
+    @contextmanager
+    def engine(self) -> Iterator[None]:
+        """Time spent inside engines, reported so orchestration overhead can be measured."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.engine_seconds += time.perf_counter() - started
+
+    def write_segments(self, doc: SegmentDoc, prefix: str) -> dict[str, str]:
+        """segments.json plus SRT and WebVTT of the same segments."""
+        return {
+            "segments": self.store.write_text(
+                self.uri("segments.json"), doc.model_dump_json(indent=2)
+            ),
+            "srt": self.store.write_text(self.uri(f"{prefix}.srt"), to_srt(doc)),
+            "vtt": self.store.write_text(self.uri(f"{prefix}.vtt"), to_vtt(doc)),
+        }
+
+    def upstream_metadata(self, asset_name: str, key: str) -> Any:
+        """A value from the latest materialisation of an upstream partition's metadata."""
+        records = self.context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(asset_name), asset_partitions=[self.project.id]),
+            limit=1,
+        ).records
+        materialization = records[0].asset_materialization if records else None
+        if materialization is None or key not in materialization.metadata:
+            raise validation_error(f"{asset_name} of project {self.project.id!r} has no {key}")
+        return materialization.metadata[key].value
+
+    def metadata(self, uris: dict[str, str], **figures: Any) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            f"{name}_uri": MetadataValue.path(uri) if "://" not in uri else MetadataValue.url(uri)
+            for name, uri in uris.items()
+        }
+        meta.update({k: v for k, v in figures.items() if v is not None})
+        meta["engine_seconds"] = round(self.engine_seconds, 3)
+        meta["attempt"] = self.context.retry_number + 1
+        return meta
+
+
+@contextmanager
+def stage_run(
+    context: AssetExecutionContext, stage: Stage, store: ArtifactStore
+) -> Iterator[StageRun]:
+    """Load the partition's project and classify any error the stage raises."""
+    with classified_errors(context, stage):
+        yield StageRun(context, stage, store, load_project(store, context.partition_key))

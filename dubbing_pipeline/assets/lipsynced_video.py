@@ -1,0 +1,47 @@
+"""LIP_SYNC: premium projects only; a standard project's partition is never materialised."""
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
+
+from dubbing_pipeline.assets.common import stage_asset, stage_run
+from dubbing_pipeline.assets.speech import DUB_TRACK
+from dubbing_pipeline.engines.base import LipSyncer
+from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.storage import ArtifactStore
+
+
+@stage_asset(
+    Stage.LIP_SYNC,
+    kinds={"video"},
+    deps=[Stage.MUXING.asset_name],
+    output_required=False,
+    description="Lip-synced dubbed video, premium tier only (see the engine's note in metadata).",
+)
+def lipsynced_video(
+    context: AssetExecutionContext, store: ArtifactStore, lipsync: ResourceParam[LipSyncer]
+) -> Iterator[MaterializeResult]:
+    with stage_run(context, Stage.LIP_SYNC, store) as run:
+        if not run.project.premium:
+            context.log.info(f"project {run.project.id} is {run.project.tier}: no lip-sync")
+            return
+        muxed_uri = run.upstream_metadata(Stage.MUXING.asset_name, "video_uri")
+        uri = run.uri(f"lipsynced{muxed_uri[muxed_uri.rfind('.') :]}")
+        with ExitStack() as stack:
+            video = stack.enter_context(store.reading(muxed_uri))
+            audio = stack.enter_context(
+                store.reading(store.artifact_uri(run.project.id, Stage.TTS.asset_name, DUB_TRACK))
+            )
+            out = stack.enter_context(store.writing(uri))
+            with run.engine():
+                report = lipsync.lipsync(video, audio, out, run.progress)
+        yield MaterializeResult(
+            metadata=run.metadata(
+                {"video": uri},
+                engine=report.engine,
+                model=report.model or "none",
+                note=report.note,
+                retime_factor=report.retime_factor,
+            )
+        )

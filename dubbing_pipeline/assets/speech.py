@@ -1,0 +1,90 @@
+"""TTS: one clip per approved translated segment, fitted onto the source timeline as the dub track.
+
+Clips are cached by content (voice + language + text), so editing one segment in review
+re-synthesises only that segment.
+"""
+
+import hashlib
+from contextlib import ExitStack
+from pathlib import Path
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, ResourceParam
+from pydantic import Field
+
+from dubbing_pipeline import media, review
+from dubbing_pipeline.assets.common import StageRun, stage_asset, stage_run
+from dubbing_pipeline.engines.base import SpeechSynthesizer
+from dubbing_pipeline.segments import Segment
+from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.timing import plan_track, render_track
+
+DUB_TRACK = "dub_track.wav"
+
+
+class SpeechConfig(Config):
+    max_speedup: float = Field(default=1.25, ge=1.0, le=2.0, description="Speed-up cap per clip.")
+
+
+@stage_asset(
+    Stage.TTS,
+    kinds={"tts"},
+    deps=[Stage.MT.asset_name],
+    description="Dubbed speech: cached per-segment clips and the fitted dub track (source length).",
+)
+def speech(
+    context: AssetExecutionContext,
+    config: SpeechConfig,
+    store: ArtifactStore,
+    tts: ResourceParam[SpeechSynthesizer],
+) -> MaterializeResult:
+    with stage_run(context, Stage.TTS, store) as run:
+        doc = review.approved_segments(store, run.project.id, Stage.MT)
+        tts.check_language(doc.language)
+        spoken = [s for s in doc.segments if s.text.strip()]
+        with ExitStack() as stack:
+            clips, synthesized = [], 0
+            for i, segment in enumerate(spoken):
+                uri, created = _clip(run, tts, doc.language, segment)
+                synthesized += created
+                clips.append(stack.enter_context(store.reading(uri)))
+                run.progress(0.7 * (i + 1) / len(spoken))
+            seconds = [frames / rate for frames, rate in map(media.wav_samples, clips)]
+            plan = plan_track(
+                [(s.id, s.start) for s in spoken],
+                seconds,
+                doc.duration,
+                max_speedup=config.max_speedup,
+            )
+            with store.writing(run.uri(DUB_TRACK)) as out, run.engine():
+                render_track(plan, clips, out, lambda f: run.progress(0.7 + 0.3 * f))
+        for placement in plan.overflowing:
+            context.log.warning(
+                f"segment {placement.segment_id} does not fit its slot even at "
+                f"{config.max_speedup}x: {placement.overflow_samples / plan.sample_rate:.2f} s cut"
+            )
+        return MaterializeResult(
+            metadata=run.metadata(
+                {"dub_track": run.uri(DUB_TRACK)},
+                duration_s=round(plan.total_samples / plan.sample_rate, 3),
+                segments=len(spoken),
+                clips_synthesized=synthesized,
+                clips_reused=len(spoken) - synthesized,
+                voice=tts.voice_id,
+                language=doc.language,
+                **plan.summary(),
+            )
+        )
+
+
+def _clip(
+    run: StageRun, tts: SpeechSynthesizer, language: str, segment: Segment
+) -> tuple[str, bool]:
+    """The clip's URI in the content-addressed cache, synthesising it only if it is new."""
+    key = hashlib.sha256(f"{tts.voice_id}\n{language}\n{segment.text}".encode()).hexdigest()[:24]
+    uri = run.uri(f"clips/{key}.wav")
+    if run.store.exists(uri):
+        return uri, False
+    with run.store.writing(uri) as out, run.engine():
+        tts.synthesize(segment.text, language, Path(out))
+    return uri, True

@@ -1,0 +1,46 @@
+"""STT: the source video's speech as timed segments, waiting for a person's review."""
+
+from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
+
+from dubbing_pipeline import languages, media
+from dubbing_pipeline.assets.common import stage_asset, stage_run
+from dubbing_pipeline.engines.base import SpeechToText
+from dubbing_pipeline.errors import validation_error
+from dubbing_pipeline.segments import SegmentDoc
+from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.storage import ArtifactStore
+
+
+@stage_asset(
+    Stage.STT,
+    kinds={"whisper"},
+    description="Speech-to-text of the source video: segments JSON plus source SRT/VTT.",
+)
+def transcript(
+    context: AssetExecutionContext, store: ArtifactStore, stt: ResourceParam[SpeechToText]
+) -> MaterializeResult:
+    with stage_run(context, Stage.STT, store) as run:
+        project = run.project
+        with store.reading(project.video_uri) as video:
+            info = media.validate_source_video(video)
+            language = None
+            if project.source_language != languages.AUTO:
+                language = languages.base(project.source_language)
+            with run.engine():
+                result = stt.transcribe(video, language, run.progress)
+        if not result.segments:
+            raise validation_error("no speech was found in the source audio")
+        doc = SegmentDoc(language=result.language, duration=info.duration, segments=result.segments)
+        uris = run.write_segments(doc, prefix=f"source.{doc.language}")
+        return MaterializeResult(
+            metadata=run.metadata(
+                uris,
+                duration_s=round(info.duration, 3),
+                segments=len(doc.segments),
+                mean_confidence=doc.mean_confidence,
+                language=doc.language,
+                language_detected=language is None,
+                language_probability=result.language_probability,
+                review="awaiting review",
+            ),
+        )

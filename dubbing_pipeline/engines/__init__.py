@@ -1,0 +1,1 @@
+"""Engines behind small protocols, each a Dagster resource; the offline defaults live here too."""

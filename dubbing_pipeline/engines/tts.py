@@ -1,0 +1,81 @@
+"""Speech synthesis: espeak-ng (every language, a separate GPL program) and Piper (neural,
+English voice packaged; GPL-3.0, an optional extra)."""
+
+from __future__ import annotations
+
+import wave
+from functools import lru_cache
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from dubbing_pipeline import languages
+from dubbing_pipeline.engines._process import run_tool
+from dubbing_pipeline.engines.models import piper_voice_path
+from dubbing_pipeline.errors import JobErrorType, JobProcessingError, validation_error
+
+
+class EspeakTTS(ConfigurableResource):
+    """espeak-ng: formant synthesis, fast and robotic, but it speaks ~100 languages offline."""
+
+    binary: str = "espeak-ng"
+    voice: str | None = None  # default: the target language's own voice
+    words_per_minute: int = 160
+
+    @property
+    def voice_id(self) -> str:
+        return f"espeak-ng:{self.voice or 'lang'}:{self.words_per_minute}"
+
+    def check_language(self, language: str) -> None:
+        voice = self.voice or languages.base(language)
+        if len(run_tool([self.binary, f"--voices={voice}"]).strip().splitlines()) < 2:
+            raise validation_error(f"espeak-ng has no voice for {language!r}")
+
+    def synthesize(self, text: str, language: str, out: Path) -> None:
+        voice = self.voice or languages.base(language)
+        run_tool(
+            [self.binary, "-v", voice, "-s", str(self.words_per_minute), "-w", str(out), "--stdin"],
+            stdin=text,
+        )
+
+
+class PiperTTS(ConfigurableResource):
+    """Piper (onnxruntime). ``model_path`` defaults to the packaged en_US 'joe' voice."""
+
+    model_path: str | None = None
+    length_scale: float = 1.0
+
+    @property
+    def voice_id(self) -> str:
+        return f"piper:{Path(self._model()).stem}:{self.length_scale}"
+
+    def check_language(self, language: str) -> None:
+        voice_language = _load_voice(self._model()).config.espeak_voice
+        if languages.base(voice_language) != languages.base(language):
+            raise validation_error(
+                f"Piper voice {Path(self._model()).stem} speaks {voice_language}, not {language}"
+            )
+
+    def synthesize(self, text: str, language: str, out: Path) -> None:
+        from piper import SynthesisConfig
+
+        voice = _load_voice(self._model())
+        with wave.open(str(out), "wb") as wav:
+            voice.synthesize_wav(
+                text, wav, syn_config=SynthesisConfig(length_scale=self.length_scale)
+            )
+
+    def _model(self) -> str:
+        return self.model_path or str(piper_voice_path())
+
+
+@lru_cache(maxsize=2)
+def _load_voice(model_path: str):
+    try:
+        from piper import PiperVoice
+    except ImportError as exc:
+        raise JobProcessingError(
+            "Piper TTS needs the optional extra: pip install 'dubbing[piper]'",
+            JobErrorType.PERMANENT,
+        ) from exc
+    return PiperVoice.load(model_path)

@@ -1,0 +1,34 @@
+"""Materialise stages in this process with the same definitions Dagster loads: for the CLI,
+notebooks and tests. Launched runs (daemon, UI, API) go through the run queue instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import DagsterInstance, ExecuteInProcessResult, materialize
+
+from dubbing_pipeline.assets import STAGE_ASSETS
+from dubbing_pipeline.projects import Project, run_tags
+from dubbing_pipeline.resources import default_resources
+from dubbing_pipeline.stages import Stage
+
+
+def materialize_stage(
+    project: Project,
+    stage: Stage,
+    *,
+    instance: DagsterInstance,
+    resources: dict[str, Any] | None = None,
+    run_config: dict[str, Any] | None = None,
+    raise_on_error: bool = False,
+) -> ExecuteInProcessResult:
+    return materialize(
+        STAGE_ASSETS,
+        selection=[stage.asset_name],
+        partition_key=project.id,
+        instance=instance,
+        resources=resources or default_resources(),
+        run_config=run_config,
+        tags=run_tags(project, stage),
+        raise_on_error=raise_on_error,
+    )

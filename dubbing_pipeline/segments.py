@@ -1,0 +1,89 @@
+"""Timed segments, the unit every stage and every reviewer works on, and their subtitle forms."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import srt
+import webvtt
+from pydantic import BaseModel, Field, model_validator
+
+
+class Segment(BaseModel):
+    id: int
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    speaker: str = "S1"
+    source_text: str | None = Field(
+        default=None, description="For translated segments: the approved text it came from."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segment:
+        if self.end < self.start:
+            raise ValueError(f"segment {self.id} ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class SegmentDoc(BaseModel):
+    """The segments JSON a stage writes: language, media duration and the segments in order."""
+
+    language: str
+    duration: float = Field(ge=0)
+    segments: list[Segment]
+
+    @model_validator(mode="after")
+    def _sorted_unique(self) -> SegmentDoc:
+        ids = [s.id for s in self.segments]
+        if len(ids) != len(set(ids)):
+            raise ValueError("segment ids must be unique")
+        starts = [s.start for s in self.segments]
+        if starts != sorted(starts):
+            raise ValueError("segments must be in time order")
+        return self
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+    @property
+    def mean_confidence(self) -> float | None:
+        values = [s.confidence for s in self.segments if s.confidence is not None]
+        return round(sum(values) / len(values), 4) if values else None
+
+    def with_texts(self, language: str, texts: list[str]) -> SegmentDoc:
+        """The same timing with new texts (a translation), remembering the source text."""
+        segments = [
+            s.model_copy(update={"text": t, "source_text": s.text, "confidence": None})
+            for s, t in zip(self.segments, texts, strict=True)
+        ]
+        return SegmentDoc(language=language, duration=self.duration, segments=segments)
+
+
+def to_srt(doc: SegmentDoc) -> str:
+    return srt.compose(
+        srt.Subtitle(
+            index=i,
+            start=timedelta(seconds=s.start),
+            end=timedelta(seconds=s.end),
+            content=s.text.strip(),
+        )
+        for i, s in enumerate(doc.segments, start=1)
+        if s.text.strip()
+    )
+
+
+def to_vtt(doc: SegmentDoc) -> str:
+    captions = [
+        webvtt.Caption(_vtt_time(s.start), _vtt_time(s.end), s.text.strip())
+        for s in doc.segments
+        if s.text.strip()
+    ]
+    return webvtt.WebVTT(captions=captions).content
+
+
+def _vtt_time(seconds: float) -> str:
+    return srt.timedelta_to_srt_timestamp(timedelta(seconds=seconds)).replace(",", ".")
