@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from dagster import AssetKey
+
 
 class Stage(StrEnum):
     """Queue names of the seed system, in pipeline order."""
@@ -22,9 +24,17 @@ class Stage(StrEnum):
     def needs_review(self) -> bool:
         return self in (Stage.STT, Stage.MT)
 
+    @property
+    def key(self) -> AssetKey:
+        return AssetKey(self.asset_name)
+
     @classmethod
-    def from_asset(cls, asset_name: str) -> Stage:
-        return next(stage for stage, name in ASSET_NAMES.items() if name == asset_name)
+    def parse(cls, name: str) -> Stage:
+        """A queue name ('MT') or an asset name ('translation')."""
+        for stage, asset_name in ASSET_NAMES.items():
+            if name in (stage.value, asset_name):
+                return stage
+        raise ValueError(f"unknown stage {name!r}: use one of {[s.value for s in cls]}")
 
 
 ASSET_NAMES: dict[Stage, str] = {

@@ -1,0 +1,78 @@
+"""Shared fixtures: real media made with espeak-ng + ffmpeg, a real Dagster instance, the offline
+engines. Nothing here is mocked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import DagsterInstance, ExecuteInProcessResult, instance_for_test
+
+from dubbing_pipeline import review
+from dubbing_pipeline.projects import Project, create_project
+from dubbing_pipeline.resources import default_resources
+from dubbing_pipeline.runner import materialize_stage
+from dubbing_pipeline.sample import make_sample_video
+from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.storage import ArtifactStore
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~20 s of English espeak-ng speech over an ffmpeg test pattern (H.264 + AAC)."""
+    return make_sample_video(tmp_path_factory.mktemp("media") / "sample.mp4")
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "artifacts"
+    monkeypatch.setenv("DUBBING_ARTIFACTS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def resources(artifacts: Path) -> dict[str, Any]:
+    return default_resources()
+
+
+@pytest.fixture
+def store(resources: dict[str, Any]) -> ArtifactStore:
+    return resources["store"]
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def new_project(
+    instance: DagsterInstance, store: ArtifactStore, sample_video: Path
+) -> Callable[..., Project]:
+    def make(**fields: Any) -> Project:
+        settings = {"video_uri": str(sample_video), "source_language": "en"} | fields
+        settings.setdefault("target_language", "es")
+        return create_project(instance, store, Project(**settings))
+
+    return make
+
+
+@pytest.fixture
+def run_stage(
+    instance: DagsterInstance, resources: dict[str, Any]
+) -> Callable[..., ExecuteInProcessResult]:
+    def run(project: Project, stage: Stage, **kwargs: Any) -> ExecuteInProcessResult:
+        return materialize_stage(project, stage, instance=instance, resources=resources, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def approve(instance: DagsterInstance, store: ArtifactStore) -> Callable[..., None]:
+    def do(project: Project, stage: Stage, edits: dict[int, str] | None = None) -> None:
+        review.record(instance, review.approve(store, project.id, stage, reviewer="t", edits=edits))
+
+    return do
