@@ -160,12 +160,19 @@ def _print_summary(rows: list[tuple[Stage, float, dict[str, Any]]]) -> None:
         table.add_column(column)
     for stage, seconds, meta in rows:
         figures = ", ".join(f"{k}={meta[k]}" for k in FIGURES[stage] if k in meta)
-        outputs = "\n".join(str(v).rsplit("/", 1)[-1] for k, v in meta.items() if k.endswith("_uri"))
+        outputs = "\n".join(
+            str(v).rsplit("/", 1)[-1] for k, v in meta.items() if k.endswith("_uri")
+        )
         table.add_row(stage.value, f"{seconds:.1f}", figures, outputs)
     console.print(table)
     final = {k: v for _, _, meta in rows for k, v in meta.items() if k.endswith("_uri")}
-    for label, key in (("dubbed video", "video_uri"), ("subtitles", "target_srt_uri"),
-                       ("", "target_vtt_uri"), ("", "source_srt_uri"), ("", "source_vtt_uri")):
+    for label, key in (
+        ("dubbed video", "video_uri"),
+        ("subtitles", "target_srt_uri"),
+        ("", "target_vtt_uri"),
+        ("", "source_srt_uri"),
+        ("", "source_vtt_uri"),
+    ):
         if key in final:
             console.print(f"{label:>13}  {final[key]}")
 

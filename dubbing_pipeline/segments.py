@@ -69,20 +69,26 @@ def to_srt(doc: SegmentDoc) -> str:
             index=i,
             start=timedelta(seconds=s.start),
             end=timedelta(seconds=s.end),
-            content=s.text.strip(),
+            content=_cue_text(s.text),
         )
         for i, s in enumerate(doc.segments, start=1)
-        if s.text.strip()
+        if _cue_text(s.text)
     )
 
 
 def to_vtt(doc: SegmentDoc) -> str:
     captions = [
-        webvtt.Caption(_vtt_time(s.start), _vtt_time(s.end), s.text.strip())
+        webvtt.Caption(_vtt_time(s.start), _vtt_time(s.end), _cue_text(s.text))
         for s in doc.segments
-        if s.text.strip()
+        if _cue_text(s.text)
     ]
     return webvtt.WebVTT(captions=captions).content
+
+
+def _cue_text(text: str) -> str:
+    """A cue's text as both formats accept it: no blank lines, no '-->' (the timing arrow)."""
+    lines = (line.strip().replace("-->", "→") for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _vtt_time(seconds: float) -> str:

@@ -27,7 +27,8 @@ class Placement:
 
     @property
     def fitted_samples(self) -> int:
-        return math.ceil(self.clip_samples / self.tempo)
+        # The slack keeps float error (clip / (clip / slot)) from reporting one sample of overflow.
+        return math.ceil(self.clip_samples / self.tempo - 1e-6)
 
     @property
     def overflow_samples(self) -> int:

@@ -1,0 +1,28 @@
+"""One asset job per stage: a job is one run of one stage for one project partition."""
+
+from dagster import (
+    AssetSelection,
+    define_asset_job,
+    in_process_executor,
+)
+
+from dubbing_pipeline.partitions import projects_partitions
+from dubbing_pipeline.stages import Stage
+
+
+def job_name(stage: Stage) -> str:
+    return f"{stage.asset_name}_job"
+
+
+STAGE_JOBS = {
+    stage: define_asset_job(
+        job_name(stage),
+        selection=AssetSelection.assets(stage.asset_name),
+        partitions_def=projects_partitions,
+        description=f"{stage}: materialise {stage.asset_name} for one project.",
+        # One step per job: run it in the run's own process instead of spawning another
+        # (a multiprocess step re-imports everything, the engines included).
+        executor_def=in_process_executor,
+    )
+    for stage in Stage
+}

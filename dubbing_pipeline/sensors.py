@@ -1,0 +1,106 @@
+"""Sensors that move a project along: new project -> STT; approval -> next stage; automatic
+TTS -> MUXING -> LIP_SYNC. Each request has a run_key, so a stage starts exactly once per cause."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from dagster import (
+    AssetRecordsFilter,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunStatusSensorContext,
+    SensorEvaluationContext,
+    SkipReason,
+    run_status_sensor,
+    sensor,
+)
+
+from dubbing_pipeline import review
+from dubbing_pipeline.jobs import STAGE_JOBS, job_name
+from dubbing_pipeline.partitions import PROJECTS
+from dubbing_pipeline.projects import load_project, run_tags
+from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.storage import ArtifactStore
+
+TICK_S = 2
+AFTER_REVIEW = {Stage.STT: Stage.MT, Stage.MT: Stage.TTS}
+AFTER_SUCCESS = {Stage.TTS: Stage.MUXING, Stage.MUXING: Stage.LIP_SYNC}
+
+
+def _request(store: ArtifactStore, project_id: str, stage: Stage, cause: str) -> RunRequest:
+    return RunRequest(
+        run_key=f"{cause}:{stage}:{project_id}",
+        job_name=job_name(stage),
+        partition_key=project_id,
+        tags=run_tags(load_project(store, project_id), stage),
+    )
+
+
+@sensor(
+    jobs=[STAGE_JOBS[Stage.STT]],
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
+    """Every project partition, once added (by the API, ingestion or a notebook), gets its STT."""
+    known = set(json.loads(context.cursor or "[]"))
+    current = context.instance.get_dynamic_partitions(PROJECTS)
+    new = [p for p in current if p not in known]
+    for project_id in new:
+        yield _request(store, project_id, Stage.STT, "created")
+    context.update_cursor(json.dumps(sorted(known | set(new))))
+
+
+@sensor(
+    jobs=[STAGE_JOBS[Stage.MT], STAGE_JOBS[Stage.TTS]],
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
+    """An approval observation on transcript/translation launches the next stage, once."""
+    cursor = json.loads(context.cursor or "{}")
+    for stage, next_stage in AFTER_REVIEW.items():
+        after = cursor.get(stage.asset_name)
+        records = context.instance.fetch_observations(
+            AssetRecordsFilter(asset_key=stage.key, after_storage_id=after),
+            limit=200,
+            ascending=True,
+        ).records
+        for record in records:
+            cursor[stage.asset_name] = record.storage_id
+            meta = record.asset_observation.metadata if record.asset_observation else {}
+            if meta.get("review/decision") is None or meta["review/decision"].value != "approved":
+                continue
+            project_id = record.partition_key
+            decision = review.current_decision(store, project_id, stage) if project_id else None
+            if decision is None or decision.id != meta["review/id"].value:
+                context.log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
+                continue
+            yield _request(store, project_id, next_stage, f"approved-{decision.id}")
+    context.update_cursor(json.dumps(cursor))
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    request_jobs=[STAGE_JOBS[Stage.MUXING], STAGE_JOBS[Stage.LIP_SYNC]],
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def progression_sensor(context: RunStatusSensorContext, store: ArtifactStore) -> Iterator:
+    """TTS -> MUXING -> LIP_SYNC (premium) without anyone acting."""
+    run = context.dagster_run
+    stage_tag, project_id = run.tags.get("dubbing/stage"), run.tags.get("dubbing/project")
+    if stage_tag not in AFTER_SUCCESS or project_id is None:
+        yield SkipReason(f"run {run.run_id} starts no automatic stage")
+        return
+    next_stage = AFTER_SUCCESS[Stage(stage_tag)]
+    if next_stage is Stage.LIP_SYNC and not load_project(store, project_id).premium:
+        yield SkipReason(f"{project_id} is not premium: done after muxing")
+        return
+    yield _request(store, project_id, next_stage, f"after-{run.run_id}")
+
+
+SENSORS = [new_project_sensor, review_gate_sensor, progression_sensor]
