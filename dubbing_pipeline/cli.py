@@ -60,6 +60,7 @@ def _dub(args: argparse.Namespace) -> int:
                 target_language=args.to,
                 premium=args.premium,
                 user_id=args.user,
+                driven_by="caller",
             ),
         )
         console.print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
 from dagster import DagsterInstance
 from pydantic import BaseModel, Field, field_validator
@@ -30,6 +31,11 @@ class Project(BaseModel):
     target_language: str
     premium: bool = False
     user_id: str = "local"
+    driven_by: Literal["sensors", "caller"] = Field(
+        default="sensors",
+        description="'sensors': the daemon starts each stage; 'caller': whoever created the "
+        "project materialises the stages itself (CLI, notebook), and the sensors leave it alone.",
+    )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("id")

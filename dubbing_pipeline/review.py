@@ -90,13 +90,14 @@ def approve(
         edited_segment_ids=sorted(edits),
         segments=edited,
     )
-    store.write_text(_decision_uri(store, project_id, stage), decision.model_dump_json(indent=2))
-    return decision
+    return _save(store, decision)
 
 
 def reject(
     store: ArtifactStore, project_id: str, stage: Stage, *, reviewer: str, reason: str
 ) -> ReviewDecision:
+    if not stage.needs_review:
+        raise validation_error(f"stage {stage} has no review gate")
     if not reason.strip():
         raise validation_error("a rejection needs a reason")
     doc = load_segments(store, project_id, stage)
@@ -108,7 +109,12 @@ def reject(
         reviewed_sha=doc.sha256,
         reason=reason.strip(),
     )
-    store.write_text(_decision_uri(store, project_id, stage), decision.model_dump_json(indent=2))
+    return _save(store, decision)
+
+
+def _save(store: ArtifactStore, decision: ReviewDecision) -> ReviewDecision:
+    uri = _decision_uri(store, decision.project_id, decision.stage)
+    store.write_text(uri, decision.model_dump_json(indent=2))
     return decision
 
 

@@ -4,6 +4,7 @@ TTS -> MUXING -> LIP_SYNC. Each request has a run_key, so a stage starts exactly
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 from dagster import (
@@ -19,6 +20,7 @@ from dagster import (
 )
 
 from dubbing_pipeline import review
+from dubbing_pipeline.errors import JobProcessingError
 from dubbing_pipeline.jobs import STAGE_JOBS, job_name
 from dubbing_pipeline.partitions import PROJECTS
 from dubbing_pipeline.projects import load_project, run_tags
@@ -30,13 +32,32 @@ AFTER_REVIEW = {Stage.STT: Stage.MT, Stage.MT: Stage.TTS}
 AFTER_SUCCESS = {Stage.TTS: Stage.MUXING, Stage.MUXING: Stage.LIP_SYNC}
 
 
-def _request(store: ArtifactStore, project_id: str, stage: Stage, cause: str) -> RunRequest:
-    return RunRequest(
-        run_key=f"{cause}:{stage}:{project_id}",
-        job_name=job_name(stage),
-        partition_key=project_id,
-        tags=run_tags(load_project(store, project_id), stage),
-    )
+def _request(
+    log: logging.Logger,
+    store: ArtifactStore,
+    project_id: str,
+    stage: Stage,
+    cause: str,
+) -> list[RunRequest]:
+    """The run of ``stage`` for a sensor-driven project, keyed by its cause (or none, logged).
+
+    A project that cannot be read is logged and skipped: it must not block the ones after it.
+    """
+    try:
+        project = load_project(store, project_id)
+    except JobProcessingError as exc:
+        log.error(f"project {project_id}: {exc.message}; not starting {stage}")
+        return []
+    if project.driven_by != "sensors":
+        return []
+    if stage is Stage.LIP_SYNC and not project.premium:
+        log.info(f"{project_id} is {project.tier}: done after muxing")
+        return []
+    run_key = f"{cause}:{stage}:{project_id}"
+    tags = run_tags(project, stage)
+    return [
+        RunRequest(run_key=run_key, job_name=job_name(stage), partition_key=project_id, tags=tags)
+    ]
 
 
 @sensor(
@@ -50,7 +71,7 @@ def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
     current = context.instance.get_dynamic_partitions(PROJECTS)
     new = [p for p in current if p not in known]
     for project_id in new:
-        yield _request(store, project_id, Stage.STT, "created")
+        yield from _request(context.log, store, project_id, Stage.STT, "created")
     context.update_cursor(json.dumps(sorted(known | set(new))))
 
 
@@ -79,7 +100,9 @@ def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
             if decision is None or decision.id != meta["review/id"].value:
                 context.log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
                 continue
-            yield _request(store, project_id, next_stage, f"approved-{decision.id}")
+            yield from _request(
+                context.log, store, project_id, next_stage, f"approved-{decision.id}"
+            )
     context.update_cursor(json.dumps(cursor))
 
 
@@ -97,10 +120,7 @@ def progression_sensor(context: RunStatusSensorContext, store: ArtifactStore) ->
         yield SkipReason(f"run {run.run_id} starts no automatic stage")
         return
     next_stage = AFTER_SUCCESS[Stage(stage_tag)]
-    if next_stage is Stage.LIP_SYNC and not load_project(store, project_id).premium:
-        yield SkipReason(f"{project_id} is not premium: done after muxing")
-        return
-    yield _request(store, project_id, next_stage, f"after-{run.run_id}")
+    yield from _request(context.log, store, project_id, next_stage, f"after-{run.run_id}")
 
 
 SENSORS = [new_project_sensor, review_gate_sensor, progression_sensor]

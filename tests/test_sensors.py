@@ -1,0 +1,33 @@
+"""Sensor logic on a real instance, without the daemon: who gets a run, with which key."""
+
+from __future__ import annotations
+
+from dagster import DagsterInstance, RunRequest, build_sensor_context
+
+from dubbing_pipeline.partitions import PROJECTS
+from dubbing_pipeline.sensors import new_project_sensor
+from dubbing_pipeline.storage import ArtifactStore
+
+
+def _tick(instance: DagsterInstance, store: ArtifactStore, cursor: str | None = None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"store": store})
+    requests = [r for r in new_project_sensor(context) if isinstance(r, RunRequest)]
+    return requests, context.cursor
+
+
+def test_new_projects_get_one_stt_run_and_caller_driven_ones_none(
+    instance: DagsterInstance, store: ArtifactStore, new_project
+) -> None:
+    ours = new_project(user_id="alice")
+    new_project(driven_by="caller")
+    instance.add_dynamic_partitions(PROJECTS, ["broken-manifest"])  # no manifest at all
+
+    requests, cursor = _tick(instance, store)
+    assert [(r.partition_key, r.job_name) for r in requests] == [(ours.id, "transcript_job")]
+    assert requests[0].run_key == f"created:STT:{ours.id}"
+    assert requests[0].tags["dubbing/user"] == "alice"
+    assert requests[0].tags["dubbing/stage"] == "STT"
+
+    later = new_project()
+    requests, _ = _tick(instance, store, cursor)
+    assert [r.partition_key for r in requests] == [later.id]  # nothing twice, nothing blocked
