@@ -45,29 +45,43 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dub(args: argparse.Namespace) -> int:
+    """Create a project and run its stages here, in this process."""
     resources = default_resources()
     with DagsterInstance.get() as instance:
-        spec = {"id": args.project} if args.project else {}
-        project = create_project(
-            instance,
-            resources["store"],
-            Project(
-                **spec,
-                video_uri=str(Path(args.video).resolve())
-                if "://" not in args.video
-                else args.video,
-                source_language=args.source,
-                target_language=args.to,
-                premium=args.premium,
-                user_id=args.user,
-                driven_by="caller",
-            ),
-        )
-        console.print(
-            f"project [bold]{project.id}[/]: {project.source_language} -> "
-            f"{project.target_language} ({project.tier})"
-        )
+        project = _create(instance, resources, args, driven_by="caller")
         return _run_stages(instance, resources, project, list(Stage), args.approve_all)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    """Create a project and leave it to the daemon: its sensors start STT, wait for reviews
+    (``dubbing approve``) and run the rest."""
+    resources = default_resources()
+    with DagsterInstance.get() as instance:
+        _create(instance, resources, args, driven_by="sensors")
+    console.print("the dagster-daemon's sensors take it from here (dagster dev runs one)")
+    return 0
+
+
+def _create(
+    instance: DagsterInstance, resources: dict[str, Any], args: argparse.Namespace, driven_by: str
+) -> Project:
+    spec = {"id": args.project} if args.project else {}
+    video = args.video if "://" in args.video else str(Path(args.video).resolve())
+    project = Project(
+        **spec,
+        video_uri=video,
+        source_language=args.source,
+        target_language=args.to,
+        premium=args.premium,
+        user_id=args.user,
+        driven_by=driven_by,
+    )
+    project = create_project(instance, resources["store"], project)
+    console.print(
+        f"project [bold]{project.id}[/]: {project.source_language} -> "
+        f"{project.target_language} ({project.tier})"
+    )
+    return project
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -188,15 +202,18 @@ def _parse_edit(text: str) -> tuple[int, str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dubbing", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(required=True)
-    dub = sub.add_parser("dub", help="create a project for a video and run its stages")
-    dub.add_argument("video", help="path or fsspec URL of the source video")
-    dub.add_argument("--to", required=True, help="target language, e.g. es")
-    dub.add_argument("--from", dest="source", default="auto", help="source language or auto")
-    dub.add_argument("--premium", action="store_true", help="also run the lip-sync stage")
+    dub = sub.add_parser("dub", help="create a project for a video and run its stages here")
+    submit = sub.add_parser("submit", help="create a project for the daemon's sensors to run")
+    for command in (dub, submit):
+        command.add_argument("video", help="path or fsspec URL of the source video")
+        command.add_argument("--to", required=True, help="target language, e.g. es")
+        command.add_argument("--from", dest="source", default="auto", help="source language")
+        command.add_argument("--premium", action="store_true", help="also run lip-sync")
+        command.add_argument("--project", help="project id (default: generated)")
+        command.add_argument("--user", default=os.environ.get("USER", "local"))
     dub.add_argument("--approve-all", action="store_true", help="auto-approve reviews (demo)")
-    dub.add_argument("--project", help="project id (default: generated)")
-    dub.add_argument("--user", default=os.environ.get("USER", "local"))
     dub.set_defaults(handler=_dub)
+    submit.set_defaults(handler=_submit)
     resume = sub.add_parser("resume", help="run a project's remaining stages")
     resume.add_argument("project")
     resume.add_argument("--approve-all", action="store_true")
