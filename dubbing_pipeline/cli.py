@@ -189,7 +189,7 @@ def _print_summary(rows: list[tuple[Stage, float, dict[str, Any]]]) -> None:
         ("", "source_vtt_uri"),
     ):
         if key in final:
-            console.print(f"{label:>13}  {final[key]}")
+            console.print(f"{label:>13}  {final[key]}", soft_wrap=True)
 
 
 def _parse_edit(text: str) -> tuple[int, str]:
