@@ -14,7 +14,6 @@ import ffmpeg
 from dubbing_pipeline.errors import JobErrorType, JobProcessingError, validation_error
 
 DUB_SAMPLE_RATE = 48_000
-FFMPEG_TIMEOUT_S = 3600
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ the store is remote.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -44,10 +43,6 @@ class ArtifactStore(ConfigurableResource):
         fs, _ = fsspec.url_to_fs(self.uri())
         return fs
 
-    @property
-    def is_local(self) -> bool:
-        return isinstance(self._fs, LocalFileSystem)
-
     # -- bytes --------------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
         return self._fs.exists(uri)
@@ -66,10 +61,6 @@ class ArtifactStore(ConfigurableResource):
 
     def write_text(self, uri: str, text: str) -> str:
         return self.write_bytes(uri, text.encode("utf-8"))
-
-    def delete(self, uri: str) -> None:
-        if self.exists(uri):
-            self._fs.rm(uri, recursive=True)
 
     # -- local paths for tools that need files ------------------------------------------------
     @contextmanager
@@ -99,11 +90,3 @@ class ArtifactStore(ConfigurableResource):
                 os.replace(staged, path)
             else:
                 fs.put(str(local), path)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
