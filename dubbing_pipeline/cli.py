@@ -89,19 +89,21 @@ def _resume(args: argparse.Namespace) -> int:
     with DagsterInstance.get() as instance:
         project = load_project(resources["store"], args.project)
         done = {s for s in Stage if project.id in instance.get_materialized_partitions(s.key)}
-        for stage in (s for s in (Stage.STT, Stage.MT) if s in done):
-            if (
-                args.approve_all
-                and review.current_decision(resources["store"], project.id, stage) is None
-            ):
-                review.record(
-                    instance,
-                    review.approve(
-                        resources["store"], project.id, stage, reviewer="auto-approve (demo)"
-                    ),
-                )
+        if args.approve_all:
+            for stage in (s for s in (Stage.STT, Stage.MT) if s in done):
+                _auto_approve(instance, resources, project, stage)
         todo = [s for s in Stage if s not in done]
         return _run_stages(instance, resources, project, todo, args.approve_all)
+
+
+def _auto_approve(
+    instance: DagsterInstance, resources: dict[str, Any], project: Project, stage: Stage
+) -> None:
+    """Approve a stage's output unless it already has a current decision (demos only)."""
+    store = resources["store"]
+    if review.current_decision(store, project.id, stage) is None:
+        decision = review.approve(store, project.id, stage, reviewer="auto-approve (demo)")
+        review.record(instance, decision)
 
 
 def _approve(args: argparse.Namespace) -> int:
@@ -159,12 +161,7 @@ def _run_stages(
                         f"{stage.asset_name}, then dubbing resume {project.id}"
                     )
                     return 0
-                review.record(
-                    instance,
-                    review.approve(
-                        resources["store"], project.id, stage, reviewer="auto-approve (demo)"
-                    ),
-                )
+                _auto_approve(instance, resources, project, stage)
     _print_summary(rows)
     return 0
 

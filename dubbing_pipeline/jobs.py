@@ -1,10 +1,6 @@
 """One asset job per stage: a job is one run of one stage for one project partition."""
 
-from dagster import (
-    AssetSelection,
-    define_asset_job,
-    in_process_executor,
-)
+from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from dubbing_pipeline.partitions import projects_partitions
 from dubbing_pipeline.stages import Stage

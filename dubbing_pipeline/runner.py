@@ -36,15 +36,13 @@ def materialize_stage(
 
 def stage_failure(result: ExecuteInProcessResult) -> tuple[str, str] | None:
     """(error_type, message) of a failed stage run, as the dead letter queue will show it."""
-    for event in result.get_step_failure_events():
-        data = event.step_failure_data.user_failure_data
-        if data is not None and "error_type" in data.metadata:
-            meta = data.metadata
-            return str(meta["error_type"].value), str(meta["error_message"].value)
-        return (
-            "PERMANENT",
-            event.step_failure_data.error.message.strip()
-            if event.step_failure_data.error
-            else "failed",
-        )
-    return None if result.success else ("PERMANENT", "run failed")
+    if result.success:
+        return None
+    failures = result.get_step_failure_events()
+    if not failures:
+        return "PERMANENT", "run failed before its step started"
+    data = failures[0].step_failure_data
+    if data.user_failure_data is not None and "error_type" in data.user_failure_data.metadata:
+        meta = data.user_failure_data.metadata
+        return str(meta["error_type"].value), str(meta["error_message"].value)
+    return "PERMANENT", data.error.message.strip() if data.error else "step failed"
