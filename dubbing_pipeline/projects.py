@@ -81,6 +81,18 @@ def create_project(instance: DagsterInstance, store: ArtifactStore, project: Pro
     return project
 
 
+RUN_TAG_KEYS = frozenset(
+    {
+        "dubbing/project",
+        "dubbing/user",
+        "dubbing/stage",
+        "dubbing/source_language",
+        "dubbing/target_language",
+        "dubbing/tier",
+    }
+)
+
+
 def run_tags(project: Project, stage: str) -> dict[str, str]:
     """Tags every run of a stage carries: who, what, which languages, which tier."""
     return {

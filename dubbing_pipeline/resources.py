@@ -14,6 +14,7 @@ from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.mux import FfmpegMuxer
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts import EspeakTTS, PiperTTS
+from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.storage import ArtifactStore
 
 TTS_ENGINES = {"espeak": EspeakTTS, "piper": PiperTTS}
@@ -25,7 +26,8 @@ def artifacts_url() -> str:
 
 def default_resources() -> dict[str, Any]:
     """``DUBBING_ARTIFACTS`` (folder or fsspec URL), ``DUBBING_STT_MODEL`` (base, tiny.en, a
-    folder), ``DUBBING_STT_DEVICE`` (auto, cpu, cuda), ``DUBBING_TTS`` (espeak, piper)."""
+    folder), ``DUBBING_STT_DEVICE`` (auto, cpu, cuda), ``DUBBING_TTS`` (espeak, piper),
+    ``DUBBING_REDIS_URL`` (the event stream; unset: no events)."""
     tts = os.environ.get("DUBBING_TTS", "espeak")
     if tts not in TTS_ENGINES:
         raise ValueError(f"DUBBING_TTS={tts!r}: choose one of {sorted(TTS_ENGINES)}")
@@ -39,4 +41,5 @@ def default_resources() -> dict[str, Any]:
         "tts": TTS_ENGINES[tts](),
         "muxer": FfmpegMuxer(),
         "lipsync": RetimeLipSync(),
+        "events": EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None),
     }

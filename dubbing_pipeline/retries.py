@@ -11,13 +11,13 @@ retry is wasted on them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dagster import Backoff, Failure, OpExecutionContext, RetryPolicy, RetryRequested
 
-from dubbing_pipeline.errors import classify
+from dubbing_pipeline.errors import JobProcessingError, classify
 from dubbing_pipeline.stages import Stage
 
 
@@ -53,8 +53,13 @@ def schedule_for(stage: Stage) -> RetrySchedule:
 
 
 @contextmanager
-def classified_errors(context: OpExecutionContext, stage: Stage) -> Iterator[None]:
-    """Retry retryable errors on the schedule; fail everything else at once, with its class."""
+def classified_errors(
+    context: OpExecutionContext,
+    stage: Stage,
+    on_final_failure: Callable[[JobProcessingError, int], None] = lambda *_: None,
+) -> Iterator[None]:
+    """Retry retryable errors on the schedule; fail everything else at once, with its class.
+    ``on_final_failure(error, attempts)`` hears of a failure that goes to the dead letter queue."""
     try:
         yield
     except (RetryRequested, Failure):
@@ -70,6 +75,7 @@ def classified_errors(context: OpExecutionContext, stage: Stage) -> Iterator[Non
                 f"{error.message}; retrying in {wait:g} s"
             )
             raise RetryRequested(max_retries=schedule.attempts - 1, seconds_to_wait=wait) from exc
+        on_final_failure(error, attempt)
         raise Failure(
             description=f"[{error.error_type}] {error.message}",
             metadata={

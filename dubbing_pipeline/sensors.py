@@ -11,19 +11,23 @@ from dagster import (
     AssetRecordsFilter,
     DagsterRunStatus,
     DefaultSensorStatus,
+    RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
+    run_failure_sensor,
     run_status_sensor,
     sensor,
 )
 
-from dubbing_pipeline import review
+from dubbing_pipeline import dead_letter, review
 from dubbing_pipeline.errors import JobProcessingError
+from dubbing_pipeline.events import EventPublisher, JobEvent
 from dubbing_pipeline.jobs import STAGE_JOBS, job_name
 from dubbing_pipeline.partitions import PROJECTS
-from dubbing_pipeline.projects import load_project, run_tags
+from dubbing_pipeline.projects import RUN_TAG_KEYS, load_project, run_tags
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
 
@@ -123,4 +127,64 @@ def progression_sensor(context: RunStatusSensorContext, store: ArtifactStore) ->
     yield from _request(context.log, store, project_id, next_stage, f"after-{run.run_id}")
 
 
-SENSORS = [new_project_sensor, review_gate_sensor, progression_sensor]
+@run_failure_sensor(minimum_interval_seconds=TICK_S, default_status=DefaultSensorStatus.RUNNING)
+def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher) -> None:
+    """A stage run that failed for good becomes an open dead letter entry (run tags)."""
+    run = context.dagster_run
+    if "dubbing/stage" not in run.tags or dead_letter.STATE in run.tags:
+        return
+    classified = dead_letter.classify_failed_run(context.instance, run)
+    if classified is None:
+        context.log.info(f"run {run.run_id} crashed and will be retried by run retries")
+        return
+    tags, reported_by_stage = classified
+    context.instance.add_run_tags(run.run_id, tags)
+    if not reported_by_stage:  # a crash: the run could not say so itself
+        events.publish(
+            JobEvent(
+                type="job_failed",
+                projectId=run.tags["dubbing/project"],
+                userId=run.tags.get("dubbing/user", ""),
+                jobId=run.run_id,
+                stage=run.tags["dubbing/stage"],
+                status="failed",
+                error=tags[dead_letter.ERROR_TYPE],
+                message=tags[dead_letter.ERROR_MESSAGE],
+            )
+        )
+
+
+@sensor(
+    jobs=list(STAGE_JOBS.values()),
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
+    """Launch the stage again for each entry marked for retry, once (run_key per entry)."""
+    wanted = RunsFilter(
+        statuses=[DagsterRunStatus.FAILURE], tags={dead_letter.STATE: "retry_requested"}
+    )
+    for run in context.instance.get_runs(wanted, limit=100):
+        run_key = f"dlq-retry:{run.run_id}"
+        yield RunRequest(
+            run_key=run_key,
+            job_name=job_name(Stage(run.tags["dubbing/stage"])),
+            partition_key=run.tags["dubbing/project"],
+            tags={k: v for k, v in run.tags.items() if k in RUN_TAG_KEYS}
+            | {
+                "dagster/parent_run_id": run.run_id,
+                "dagster/root_run_id": run.root_run_id or run.run_id,
+            },
+        )
+        context.instance.add_run_tags(
+            run.run_id, {dead_letter.STATE: "retried", dead_letter.RETRIED_AS: run_key}
+        )
+
+
+SENSORS = [
+    new_project_sensor,
+    review_gate_sensor,
+    progression_sensor,
+    dead_letter_sensor,
+    dead_letter_retry_sensor,
+]

@@ -25,6 +25,11 @@ class Stage(StrEnum):
         return self in (Stage.STT, Stage.MT)
 
     @property
+    def pool(self) -> str:
+        """The stage's concurrency pool: its run limit, and the switch that pauses it."""
+        return f"dubbing/{self.lower()}"
+
+    @property
     def key(self) -> AssetKey:
         return AssetKey(self.asset_name)
 

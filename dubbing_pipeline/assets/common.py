@@ -10,7 +10,8 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetRecordsFilter, MetadataValue
 from dagster import asset as dagster_asset
 
-from dubbing_pipeline.errors import validation_error
+from dubbing_pipeline.errors import JobProcessingError, validation_error
+from dubbing_pipeline.events import EventPublisher, EventType, JobEvent
 from dubbing_pipeline.partitions import projects_partitions
 from dubbing_pipeline.projects import Project, load_project
 from dubbing_pipeline.retries import classified_errors, schedule_for
@@ -28,7 +29,7 @@ def stage_asset(stage: Stage, *, description: str, kinds: set[str], **kwargs: An
         name=stage.asset_name,
         partitions_def=projects_partitions,
         retry_policy=schedule_for(stage).policy,
-        pool=f"dubbing/{stage.lower()}",
+        pool=stage.pool,
         group_name="dubbing",
         kinds=kinds,
         description=description,
@@ -44,9 +45,38 @@ class StageRun:
     context: AssetExecutionContext
     stage: Stage
     store: ArtifactStore
+    events: EventPublisher
     project: Project
     engine_seconds: float = 0.0
     _reported: float = field(default=-1.0, repr=False)
+
+    def emit(self, type_: EventType, **fields: Any) -> None:
+        self.events.publish(
+            JobEvent(
+                type=type_,
+                projectId=self.project.id,
+                userId=self.project.user_id,
+                jobId=self.context.run_id,
+                stage=self.stage.value,
+                **fields,
+            )
+        )
+
+    def dead_lettered(self, error: JobProcessingError, attempts: int) -> None:
+        self.emit(
+            "job_failed",
+            status="failed",
+            error=error.error_type.value,
+            message=f"{error.message} (after {attempts} attempt(s))",
+        )
+
+    def completed(self) -> None:
+        self.emit("job_completed", status="completed", progress=100)
+        if self.stage.needs_review:
+            self.emit("stage_ready_for_review", status="awaiting_review")
+        last = Stage.LIP_SYNC if self.project.premium else Stage.MUXING
+        if self.stage is last:
+            self.emit("project_completed", status="completed")
 
     def uri(self, name: str) -> str:
         return self.store.artifact_uri(self.project.id, self.stage.asset_name, name)
@@ -57,6 +87,7 @@ class StageRun:
         if fraction >= 1.0 or fraction - self._reported >= PROGRESS_STEP:
             self._reported = fraction
             self.context.log.info(f"{self.stage} progress {round(fraction * 100)}%")
+            self.emit("job_progress", status="active", progress=round(fraction * 100))
 
     @contextmanager
     def engine(self) -> Iterator[None]:
@@ -101,8 +132,20 @@ class StageRun:
 
 @contextmanager
 def stage_run(
-    context: AssetExecutionContext, stage: Stage, store: ArtifactStore
+    context: AssetExecutionContext, stage: Stage, store: ArtifactStore, events: EventPublisher
 ) -> Iterator[StageRun]:
-    """Load the partition's project and classify any error the stage raises."""
-    with classified_errors(context, stage):
-        yield StageRun(context, stage, store, load_project(store, context.partition_key))
+    """Load the partition's project, classify any error the stage raises, and tell the event
+    stream when the stage starts, progresses, completes or is dead-lettered."""
+    runs: list[StageRun] = []
+
+    def dead_lettered(error: JobProcessingError, attempts: int) -> None:
+        for run in runs:  # empty when the project itself could not be loaded
+            run.dead_lettered(error, attempts)
+
+    with classified_errors(context, stage, on_final_failure=dead_lettered):
+        runs.append(
+            StageRun(context, stage, store, events, load_project(store, context.partition_key))
+        )
+        runs[0].emit("job_started", status="active", message=f"attempt {context.retry_number + 1}")
+        yield runs[0]
+    runs[0].completed()

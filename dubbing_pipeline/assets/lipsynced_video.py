@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
 from dubbing_pipeline.assets.common import stage_asset, stage_run
 from dubbing_pipeline.assets.speech import DUB_TRACK
 from dubbing_pipeline.engines.base import LipSyncer
+from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
 
@@ -20,9 +21,12 @@ from dubbing_pipeline.storage import ArtifactStore
     description="Lip-synced dubbed video, premium tier only (see the engine's note in metadata).",
 )
 def lipsynced_video(
-    context: AssetExecutionContext, store: ArtifactStore, lipsync: ResourceParam[LipSyncer]
+    context: AssetExecutionContext,
+    store: ArtifactStore,
+    events: EventPublisher,
+    lipsync: ResourceParam[LipSyncer],
 ) -> Iterator[MaterializeResult]:
-    with stage_run(context, Stage.LIP_SYNC, store) as run:
+    with stage_run(context, Stage.LIP_SYNC, store, events) as run:
         if not run.project.premium:
             context.log.info(f"project {run.project.id} is {run.project.tier}: no lip-sync")
             return

@@ -8,6 +8,7 @@ from dubbing_pipeline import media, review
 from dubbing_pipeline.assets.common import stage_asset, stage_run
 from dubbing_pipeline.assets.speech import DUB_TRACK
 from dubbing_pipeline.engines.base import Muxer, SubtitleTrack
+from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.segments import to_srt, to_vtt
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
@@ -20,9 +21,12 @@ from dubbing_pipeline.storage import ArtifactStore
     description="The dubbed video: source video stream, dubbed audio, target and source subtitles.",
 )
 def muxed_video(
-    context: AssetExecutionContext, store: ArtifactStore, muxer: ResourceParam[Muxer]
+    context: AssetExecutionContext,
+    store: ArtifactStore,
+    events: EventPublisher,
+    muxer: ResourceParam[Muxer],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.MUXING, store) as run:
+    with stage_run(context, Stage.MUXING, store, events) as run:
         project = run.project
         source_doc = review.approved_segments(store, project.id, Stage.STT)
         target_doc = review.approved_segments(store, project.id, Stage.MT)

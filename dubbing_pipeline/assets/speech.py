@@ -14,6 +14,7 @@ from pydantic import Field
 from dubbing_pipeline import media, review
 from dubbing_pipeline.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.engines.base import SpeechSynthesizer
+from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.segments import Segment
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
@@ -36,9 +37,10 @@ def speech(
     context: AssetExecutionContext,
     config: SpeechConfig,
     store: ArtifactStore,
+    events: EventPublisher,
     tts: ResourceParam[SpeechSynthesizer],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.TTS, store) as run:
+    with stage_run(context, Stage.TTS, store, events) as run:
         doc = review.approved_segments(store, run.project.id, Stage.MT)
         tts.check_language(doc.language)
         spoken = [s for s in doc.segments if s.text.strip()]

@@ -6,6 +6,7 @@ from dubbing_pipeline import languages, media
 from dubbing_pipeline.assets.common import stage_asset, stage_run
 from dubbing_pipeline.engines.base import SpeechToText
 from dubbing_pipeline.errors import validation_error
+from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.segments import SegmentDoc
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
@@ -17,9 +18,12 @@ from dubbing_pipeline.storage import ArtifactStore
     description="Speech-to-text of the source video: segments JSON plus source SRT/VTT.",
 )
 def transcript(
-    context: AssetExecutionContext, store: ArtifactStore, stt: ResourceParam[SpeechToText]
+    context: AssetExecutionContext,
+    store: ArtifactStore,
+    events: EventPublisher,
+    stt: ResourceParam[SpeechToText],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.STT, store) as run:
+    with stage_run(context, Stage.STT, store, events) as run:
         project = run.project
         with store.reading(project.video_uri) as video:
             info = media.validate_source_video(video)

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
 from dubbing_pipeline import languages, review
 from dubbing_pipeline.assets.common import stage_asset, stage_run
 from dubbing_pipeline.engines.base import Translator
+from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
 
@@ -16,9 +17,12 @@ from dubbing_pipeline.storage import ArtifactStore
     description="Translation of the approved transcript: segments JSON plus target SRT/VTT.",
 )
 def translation(
-    context: AssetExecutionContext, store: ArtifactStore, mt: ResourceParam[Translator]
+    context: AssetExecutionContext,
+    store: ArtifactStore,
+    events: EventPublisher,
+    mt: ResourceParam[Translator],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.MT, store) as run:
+    with stage_run(context, Stage.MT, store, events) as run:
         source = review.approved_segments(store, run.project.id, Stage.STT)
         target = languages.base(run.project.target_language)
         mt.check_pair(source.language, target)

@@ -1,0 +1,33 @@
+"""The run queue, telling the event stream when a job is created.
+
+Dagster has no hook for "a run was enqueued" that fires before the run can start, so the
+QueuedRunCoordinator itself publishes ``job_created`` right after enqueueing. That keeps the
+stream in order (created, then started) whoever submits: a sensor, the UI, or the API's GraphQL.
+Configured in dagster.yaml; publishes only when ``DUBBING_REDIS_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
+
+from dubbing_pipeline.events import EventPublisher, JobEvent
+
+
+class EventingRunCoordinator(QueuedRunCoordinator):
+    def submit_run(self, context: SubmitRunContext) -> DagsterRun:
+        run = super().submit_run(context)
+        project = run.tags.get("dubbing/project")
+        if project:
+            EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None).publish(
+                JobEvent(
+                    type="job_created",
+                    projectId=project,
+                    userId=run.tags.get("dubbing/user", ""),
+                    jobId=run.run_id,
+                    stage=run.tags.get("dubbing/stage"),
+                    status="waiting",
+                )
+            )
+        return run
