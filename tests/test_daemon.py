@@ -1,119 +1,143 @@
-"""A project moves through its stages on a real dagster-daemon: sensors start STT, wait for each
-review, start the next stage exactly once per approval, and chain TTS -> MUXING -> LIP_SYNC."""
+"""Projects on a real dagster-daemon: sensors start STT, wait for each review, start the next
+stage exactly once per approval, chain TTS -> MUXING -> LIP_SYNC, dead-letter and retry failures,
+hold a paused stage; events reach the Redis stream in order."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterRunStatus
+from faster_whisper import WhisperModel
 
 from dubbing_pipeline import review
-from dubbing_pipeline.projects import Project, create_project
+from dubbing_pipeline.engines.models import whisper_model_path
+from dubbing_pipeline.errors import JobProcessingError
 from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from tests.daemon import REDIS_URL, Daemon, running_daemon, wait_until
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[1]
-DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
 @pytest.fixture
-def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterInstance]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("DUBBING_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("DUBBING_STT_MODEL", "tiny.en")
-    log = (tmp_path / "daemon.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster-daemon"),
-            "run",
-            "-w",
-            str(ROOT / "workspace.yaml"),
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        with DagsterInstance.get() as instance:
-            yield instance
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
-
-
-def _stage_runs(instance: DagsterInstance, project_id: str, stage: Stage) -> list:
-    tags = {"dubbing/project": project_id, "dubbing/stage": stage.value}
-    return instance.get_runs(RunsFilter(tags=tags))
-
-
-def _wait_success(instance: DagsterInstance, project_id: str, stage: Stage, timeout: float = 240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = _stage_runs(instance, project_id, stage)
-        if runs and runs[0].status in DONE:
-            failed = f"{stage} run {runs[0].run_id} failed"
-            assert runs[0].status == DagsterRunStatus.SUCCESS, failed
-            return runs[0]
-        time.sleep(1)
-    raise AssertionError(f"{stage} of {project_id} did not finish in {timeout} s")
+    monkeypatch.setenv("DUBBING_REDIS_URL", REDIS_URL)
+    with running_daemon(tmp_path) as daemon:
+        yield daemon
 
 
 def test_project_moves_through_review_gates_and_progression(
-    daemon: DagsterInstance, sample_video: Path
+    daemon: Daemon, sample_video: Path
 ) -> None:
-    store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
-    project = create_project(
-        daemon,
-        store,
-        Project(
-            video_uri=str(sample_video),
-            source_language="en",
-            target_language="es",
-            premium=True,
-            user_id="alice",
-        ),
-    )
-    _wait_success(daemon, project.id, Stage.STT)
+    manager, store = daemon.manager, daemon.store
+    project = manager.start_stt_stage(None, "alice", str(sample_video), "en", "es", premium=True)
+    daemon.wait_for_run(project.id, Stage.STT)
     time.sleep(6)  # a few sensor ticks: nothing may start before the review
-    assert _stage_runs(daemon, project.id, Stage.MT) == []
+    assert daemon.stage_runs(project.id, Stage.MT) == []
 
-    review.record(daemon, review.approve(store, project.id, Stage.STT, reviewer="alice"))
-    _wait_success(daemon, project.id, Stage.MT)
+    manager.approve(project.id, Stage.STT, reviewer="alice")
+    daemon.wait_for_run(project.id, Stage.MT)
     time.sleep(6)
-    assert _stage_runs(daemon, project.id, Stage.TTS) == []
+    assert daemon.stage_runs(project.id, Stage.TTS) == []
 
-    edit = "Gracias por mirar este vídeo."
     last = review.load_segments(store, project.id, Stage.MT).segments[-1].id
-    review.record(
-        daemon, review.approve(store, project.id, Stage.MT, reviewer="alice", edits={last: edit})
-    )
+    manager.approve(project.id, Stage.MT, reviewer="alice", edits={last: "Hasta luego, amigos."})
     for stage in (Stage.TTS, Stage.MUXING, Stage.LIP_SYNC):
-        run = _wait_success(daemon, project.id, stage)
+        run = daemon.wait_for_run(project.id, stage)
         assert run.tags["dubbing/user"] == "alice" and run.tags["dubbing/tier"] == "premium"
 
     time.sleep(6)  # no duplicate launches from later ticks
     for stage in Stage:
-        assert len(_stage_runs(daemon, project.id, stage)) == 1, stage
-    clips = store.uri("projects", project.id, "speech", "clips")
-    assert len(list(Path(clips).glob("*.wav"))) == len(
-        review.approved_segments(store, project.id, Stage.MT).segments
+        assert len(daemon.stage_runs(project.id, stage)) == 1, stage
+
+    whisper = WhisperModel(whisper_model_path("base"), device="cpu", compute_type="int8")
+    dub = store.artifact_uri(project.id, "speech", "dub_track.wav")
+    segments, _ = whisper.transcribe(dub, language="es")
+    assert "luego" in " ".join(s.text for s in segments).lower()  # the edit is what was spoken
+
+    events = [e for e in daemon.events.read() if e.projectId == project.id]
+    flow = [(e.stage, e.type) for e in events if e.type != "job_progress"]
+    expected = []
+    for stage in Stage:
+        expected += [(stage.value, "job_created"), (stage.value, "job_started")]
+        expected += [(stage.value, "job_completed")]
+        if stage.needs_review:
+            expected.append((stage.value, "stage_ready_for_review"))
+    expected.append((Stage.LIP_SYNC.value, "project_completed"))
+    assert flow == expected
+    assert {e.userId for e in events} == {"alice"}
+    progress = [e.progress for e in events if e.type == "job_progress" and e.stage == "STT"]
+    assert progress and progress == sorted(progress) and progress[-1] == 100
+    middle = events[len(events) // 2]
+    assert [e.id for e in daemon.events.read(after=middle.id)] == [
+        e.id for e in events[len(events) // 2 + 1 :]
+    ]
+
+
+def test_a_validation_error_is_dead_lettered_and_retried_once(
+    daemon: Daemon, sample_video: Path, tmp_path: Path
+) -> None:
+    video = tmp_path / "late.mp4"  # not there yet: a VALIDATION error
+    manager = daemon.manager
+    project = manager.start_stt_stage(None, "bob", str(video), "en", "es", premium=False)
+    failed = daemon.wait_for_run(project.id, Stage.STT, status=DagsterRunStatus.FAILURE)
+    (entry,) = wait_until(manager.dead_letter_entries, 60, "the dead letter entry")
+    assert (entry.job_id, entry.error_type, entry.attempts, entry.user_id) == (
+        failed.run_id,
+        "VALIDATION",
+        1,
+        "bob",
     )
-    assert edit in [s.text for s in review.approved_segments(store, project.id, Stage.MT).segments]
+    assert manager.dead_letter_stats()["by_stage"] == {"STT": 1}
+    assert manager.dead_letter_entries(user_id="alice") == []
+    failures = [e for e in daemon.events.read() if e.type == "job_failed"]
+    assert [(f.jobId, f.error) for f in failures] == [(failed.run_id, "VALIDATION")]
+
+    shutil.copy(sample_video, video)  # the cause, fixed
+    manager.retry_dead_letter(entry.job_id, user_id="bob")
+    with pytest.raises(JobProcessingError, match="already retried"):
+        manager.retry_dead_letter(entry.job_id, user_id="bob")
+    retry = wait_until(
+        lambda: [r for r in daemon.stage_runs(project.id, Stage.STT) if r.run_id != failed.run_id],
+        60,
+        "the retry run",
+    )[0]
+    assert retry.tags["dagster/parent_run_id"] == failed.run_id
+    daemon.wait_for_run(project.id, Stage.STT)
+    assert manager.dead_letter_entries() == []
+
+    manager.approve(project.id, Stage.STT, reviewer="bob")
+    daemon.wait_for_run(project.id, Stage.MT)
+    manager.approve(project.id, Stage.MT, reviewer="bob")
+    daemon.wait_for_run(project.id, Stage.MUXING)
+    time.sleep(4)
+    assert len(daemon.stage_runs(project.id, Stage.STT)) == 2  # one failure, one retry: no more
+    assert daemon.stage_runs(project.id, Stage.LIP_SYNC) == []  # standard tier
+
+
+def test_a_paused_stage_starts_nothing_until_resumed(daemon: Daemon, sample_video: Path) -> None:
+    manager = daemon.manager
+    manager.pause(Stage.STT)
+    projects = [
+        manager.start_stt_stage(None, "carol", str(sample_video), "en", "es", premium=False)
+        for _ in range(2)
+    ]
+    wait_until(
+        lambda: all(daemon.stage_runs(p.id, Stage.STT) for p in projects), 60, "queued STT runs"
+    )
+    time.sleep(12)  # several daemon ticks
+    statuses = {daemon.stage_runs(p.id, Stage.STT)[0].status for p in projects}
+    assert statuses == {DagsterRunStatus.QUEUED}
+    stats = manager.queue_stats(Stage.STT)
+    assert (stats["waiting"], stats["paused"], stats["active"]) == (2, 2, 0)
+
+    manager.resume(Stage.STT)
+    for project in projects:
+        daemon.wait_for_run(project.id, Stage.STT)
+    assert manager.queue_stats(Stage.STT)["completed"] == 2

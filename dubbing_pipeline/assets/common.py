@@ -71,6 +71,7 @@ class StageRun:
         )
 
     def completed(self) -> None:
+        self.progress(1.0)  # engines need not end exactly on 100 %
         self.emit("job_completed", status="completed", progress=100)
         if self.stage.needs_review:
             self.emit("stage_ready_for_review", status="awaiting_review")
@@ -84,7 +85,7 @@ class StageRun:
     def progress(self, fraction: float) -> None:
         """Engines call this as they work; it is logged at every 10 % step."""
         fraction = max(0.0, min(1.0, fraction))
-        if fraction >= 1.0 or fraction - self._reported >= PROGRESS_STEP:
+        if fraction - self._reported >= PROGRESS_STEP or (fraction >= 1.0 > self._reported):
             self._reported = fraction
             self.context.log.info(f"{self.stage} progress {round(fraction * 100)}%")
             self.emit("job_progress", status="active", progress=round(fraction * 100))
