@@ -4,7 +4,9 @@ hold a paused stage; events reach the Redis stream in order."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +76,8 @@ def test_project_moves_through_review_gates_and_progression(
     assert {e.userId for e in events} == {"alice"}
     progress = [e.progress for e in events if e.type == "job_progress" and e.stage == "STT"]
     assert progress and progress == sorted(progress) and progress[-1] == 100
+    stt_job = daemon.stage_runs(project.id, Stage.STT)[0].run_id
+    assert daemon.events.progress(stt_job) == 100  # readable outside the run
     middle = events[len(events) // 2]
     assert [e.id for e in daemon.events.read(after=middle.id)] == [
         e.id for e in events[len(events) // 2 + 1 :]
@@ -141,3 +145,35 @@ def test_a_paused_stage_starts_nothing_until_resumed(daemon: Daemon, sample_vide
     for project in projects:
         daemon.wait_for_run(project.id, Stage.STT)
     assert manager.queue_stats(Stage.STT)["completed"] == 2
+
+
+def test_a_killed_run_worker_is_failed_retried_and_the_project_completes(
+    daemon: Daemon, sample_video: Path
+) -> None:
+    manager = daemon.manager
+    project = manager.start_stt_stage(None, "dave", str(sample_video), "en", "es", premium=False)
+    first = wait_until(lambda: daemon.stage_runs(project.id, Stage.STT), 60, "the STT run")[0]
+
+    def worker_pid() -> int | None:
+        for record in daemon.instance.all_logs(first.run_id):
+            if record.dagster_event and record.dagster_event.pid:
+                return record.dagster_event.pid
+        return None
+
+    os.kill(wait_until(worker_pid, 60, "the run worker"), signal.SIGKILL)
+
+    def retried() -> list:
+        runs = daemon.stage_runs(project.id, Stage.STT)
+        return [r for r in runs if r.tags.get("dagster/parent_run_id") == first.run_id]
+
+    retry = wait_until(retried, 90, "a retry of the killed run")[0]
+    assert daemon.instance.get_run_by_id(first.run_id).status == DagsterRunStatus.FAILURE
+    daemon.wait_for_run(project.id, Stage.STT)
+    assert daemon.instance.get_run_by_id(retry.run_id).status == DagsterRunStatus.SUCCESS
+    assert not [r for r in daemon.instance.get_runs() if r.status == DagsterRunStatus.STARTED]
+    assert manager.dead_letter_entries() == []  # retried by Dagster, so not a dead letter
+
+    manager.approve(project.id, Stage.STT, reviewer="dave")
+    daemon.wait_for_run(project.id, Stage.MT)
+    manager.approve(project.id, Stage.MT, reviewer="dave")
+    daemon.wait_for_run(project.id, Stage.MUXING)
