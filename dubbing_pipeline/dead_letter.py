@@ -2,20 +2,30 @@
 
 A stage run that failed for good (a permanent error, retries exhausted, or a crash that run
 retries gave up on) is tagged by ``dead_letter_sensor`` with its error class and message and
-``dubbing/dead_letter=open``. Listing and stats are tag queries on the run store. A retry flips the
-tag to ``retry_requested``; ``dead_letter_retry_sensor`` launches the stage again with
-``run_key=dlq-retry:<run id>`` and marks the entry ``retried``, so one entry spawns one job.
+``dubbing/dead_letter=open``. Listing and stats are tag queries on the run store. A retry request
+is an observation on the stage's asset partition (so the API can make it through GraphQL);
+``dead_letter_retry_sensor`` launches the stage again with ``run_key=dlq-retry:<run id>`` and
+marks the entry ``retried``, so one entry spawns one job.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import (
+    AssetObservation,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunsFilter,
+)
 from pydantic import BaseModel
 
 from dubbing_pipeline.errors import JobErrorType, validation_error
+from dubbing_pipeline.stages import Stage
 
 STATE = "dubbing/dead_letter"  # open -> retry_requested -> retried
 ERROR_TYPE = "dubbing/error_type"
@@ -96,7 +106,8 @@ def stats(instance: DagsterInstance, user_id: str | None = None) -> dict[str, di
 
 
 def request_retry(instance: DagsterInstance, job_id: str, user_id: str | None = None) -> None:
-    """Mark an open entry for retry; a second request for the same entry is refused."""
+    """Ask for an open entry to be retried: an observation ``dead_letter_retry_sensor`` acts on.
+    A second request for the same entry is refused (and could spawn no second job anyway)."""
     run = instance.get_run_by_id(job_id)
     if run is None or run.status != DagsterRunStatus.FAILURE or STATE not in run.tags:
         raise validation_error(f"job {job_id} is not in the dead letter queue")
@@ -105,6 +116,23 @@ def request_retry(instance: DagsterInstance, job_id: str, user_id: str | None = 
     if run.tags[STATE] != "open":
         raise validation_error(f"job {job_id} was already retried ({run.tags[STATE]})")
     instance.add_run_tags(job_id, {STATE: "retry_requested"})
+    instance.report_runless_asset_event(
+        AssetObservation(
+            asset_key=Stage(run.tags["dubbing/stage"]).key,
+            partition=run.tags["dubbing/project"],
+            description=retry_description(job_id, user_id or "operator"),
+        )
+    )
+
+
+def retry_description(job_id: str, requested_by: str) -> str:
+    return f"dubbing/retry {job_id} by {requested_by}"
+
+
+def parse_retry(description: str | None) -> str | None:
+    """The job id of a retry request recorded as an observation, if it is one."""
+    match = re.match(r"^dubbing/retry (?P<job>[0-9a-f-]{36})\b", description or "")
+    return match["job"] if match else None
 
 
 def _entry(run: DagsterRun, ended: float | None) -> DeadLetterEntry:

@@ -8,6 +8,7 @@ an observation of that asset partition.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -142,11 +143,14 @@ def approved_segments(store: ArtifactStore, project_id: str, stage: Stage) -> Se
 
 
 def record(instance: DagsterInstance, decision: ReviewDecision) -> None:
-    """Show the decision in Dagster: an observation on the reviewed asset partition."""
+    """Show the decision in Dagster: an observation on the reviewed asset partition. The
+    description is what the sensor reads, so GraphQL's reportRunlessAssetEvents (which takes a
+    description but no metadata) records the same thing."""
     instance.report_runless_asset_event(
         AssetObservation(
             asset_key=AssetKey(decision.stage.asset_name),
             partition=decision.project_id,
+            description=describe(decision),
             metadata={
                 "review/decision": decision.decision,
                 "review/id": decision.id,
@@ -157,3 +161,16 @@ def record(instance: DagsterInstance, decision: ReviewDecision) -> None:
             },
         )
     )
+
+
+def describe(decision: ReviewDecision) -> str:
+    return f"dubbing/review {decision.decision} {decision.id} by {decision.reviewer}"
+
+
+def parse_description(description: str | None) -> tuple[str, str] | None:
+    """(decision, decision id) from an observation's description, if it records a review."""
+    match = _DESCRIPTION.match(description or "")
+    return (match["decision"], match["id"]) if match else None
+
+
+_DESCRIPTION = re.compile(r"^dubbing/review (?P<decision>approved|rejected) (?P<id>[0-9a-f]{32})\b")

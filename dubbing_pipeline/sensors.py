@@ -11,9 +11,9 @@ from dagster import (
     AssetRecordsFilter,
     DagsterRunStatus,
     DefaultSensorStatus,
+    EventLogRecord,
     RunFailureSensorContext,
     RunRequest,
-    RunsFilter,
     RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
@@ -87,27 +87,34 @@ def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
 def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
     """An approval observation on transcript/translation launches the next stage, once."""
     cursor = json.loads(context.cursor or "{}")
-    for stage, next_stage in AFTER_REVIEW.items():
-        after = cursor.get(stage.asset_name)
+    for stage, record in _new_observations(context, cursor, list(AFTER_REVIEW)):
+        parsed = review.parse_description(record.asset_observation.description)
+        if parsed is None or parsed[0] != "approved":
+            continue
+        project_id = record.partition_key or ""
+        decision = review.current_decision(store, project_id, stage)
+        if decision is None or decision.id != parsed[1]:
+            context.log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
+            continue
+        cause = f"approved-{decision.id}"
+        yield from _request(context.log, store, project_id, AFTER_REVIEW[stage], cause)
+    context.update_cursor(json.dumps(cursor))
+
+
+def _new_observations(
+    context: SensorEvaluationContext, cursor: dict[str, int], stages: list[Stage]
+) -> Iterator[tuple[Stage, EventLogRecord]]:
+    """Observations of the stages' assets after the cursor (advanced as they are read)."""
+    for stage in stages:
         records = context.instance.fetch_observations(
-            AssetRecordsFilter(asset_key=stage.key, after_storage_id=after),
+            AssetRecordsFilter(asset_key=stage.key, after_storage_id=cursor.get(stage.asset_name)),
             limit=200,
             ascending=True,
         ).records
         for record in records:
             cursor[stage.asset_name] = record.storage_id
-            meta = record.asset_observation.metadata if record.asset_observation else {}
-            if meta.get("review/decision") is None or meta["review/decision"].value != "approved":
-                continue
-            project_id = record.partition_key
-            decision = review.current_decision(store, project_id, stage) if project_id else None
-            if decision is None or decision.id != meta["review/id"].value:
-                context.log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
-                continue
-            yield from _request(
-                context.log, store, project_id, next_stage, f"approved-{decision.id}"
-            )
-    context.update_cursor(json.dumps(cursor))
+            if record.asset_observation is not None:
+                yield stage, record
 
 
 @run_status_sensor(
@@ -160,25 +167,26 @@ def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher)
     default_status=DefaultSensorStatus.RUNNING,
 )
 def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
-    """Launch the stage again for each entry marked for retry, once (run_key per entry)."""
-    wanted = RunsFilter(
-        statuses=[DagsterRunStatus.FAILURE], tags={dead_letter.STATE: "retry_requested"}
-    )
-    for run in context.instance.get_runs(wanted, limit=100):
+    """Launch the stage again for each retry request of an entry, once (run_key per entry)."""
+    cursor = json.loads(context.cursor or "{}")
+    for _, record in _new_observations(context, cursor, list(Stage)):
+        job_id = dead_letter.parse_retry(record.asset_observation.description)
+        run = context.instance.get_run_by_id(job_id) if job_id else None
+        if run is None or run.tags.get(dead_letter.STATE) not in ("open", "retry_requested"):
+            continue
         run_key = f"dlq-retry:{run.run_id}"
+        lineage = {"dagster/parent_run_id": run.run_id, "dagster/root_run_id": run.root_run_id}
         yield RunRequest(
             run_key=run_key,
             job_name=job_name(Stage(run.tags["dubbing/stage"])),
             partition_key=run.tags["dubbing/project"],
             tags={k: v for k, v in run.tags.items() if k in RUN_TAG_KEYS}
-            | {
-                "dagster/parent_run_id": run.run_id,
-                "dagster/root_run_id": run.root_run_id or run.run_id,
-            },
+            | {k: v or run.run_id for k, v in lineage.items()},
         )
         context.instance.add_run_tags(
             run.run_id, {dead_letter.STATE: "retried", dead_letter.RETRIED_AS: run_key}
         )
+    context.update_cursor(json.dumps(cursor))
 
 
 SENSORS = [
