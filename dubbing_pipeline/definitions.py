@@ -1,16 +1,18 @@
 """Everything Dagster loads: the five stage assets, one job per stage, the sensors that move a
-project along, and the deployment's resources."""
+project along, the clean-up job and its schedule, and the deployment's resources."""
 
 from dagster import Definitions
 
 from dubbing_pipeline.assets import STAGE_ASSETS
 from dubbing_pipeline.jobs import STAGE_JOBS
+from dubbing_pipeline.maintenance import clean_runs_job, clean_runs_schedule
 from dubbing_pipeline.resources import default_resources
 from dubbing_pipeline.sensors import SENSORS
 
 defs = Definitions(
     assets=STAGE_ASSETS,
-    jobs=list(STAGE_JOBS.values()),
+    jobs=[*STAGE_JOBS.values(), clean_runs_job],
+    schedules=[clean_runs_schedule],
     sensors=SENSORS,
     resources=default_resources(),
 )

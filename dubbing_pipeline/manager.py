@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 from dagster import (
     AssetRecordsFilter,
-    DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     RunRecord,
@@ -24,20 +23,11 @@ from dagster import (
 )
 from pydantic import BaseModel
 
-from dubbing_pipeline import dead_letter, review
+from dubbing_pipeline import dead_letter, queues, review
 from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.projects import Project, create_project
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
-
-STATUS_GROUPS: dict[str, tuple[DagsterRunStatus, ...]] = {
-    "waiting": (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED),
-    "active": (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED),
-    "completed": (DagsterRunStatus.SUCCESS,),
-    "failed": (DagsterRunStatus.FAILURE,),
-}
-DEFAULT_POOL_LIMIT = 1
-POOL_LIMIT_KEY = "dubbing/pool_limit/{pool}"
 
 
 @dataclass(frozen=True)
@@ -124,7 +114,7 @@ class JobManager:
         """Newest first; ``cursor`` is the last job id of the previous page."""
         tags = {"dubbing/project": project_id} if project_id else {}
         tags |= {"dubbing/stage": stage.value} if stage else {}
-        statuses = list(STATUS_GROUPS[status]) if status else None
+        statuses = [DagsterRunStatus(s) for s in queues.STATUS_GROUPS[status]] if status else None
         records = self.instance.get_run_records(
             RunsFilter(tags=tags or {"dubbing/stage": [s.value for s in Stage]}, statuses=statuses),
             limit=limit,
@@ -137,7 +127,7 @@ class JobManager:
 
     def _job(self, record: RunRecord) -> Job:
         run = record.dagster_run
-        status = next((g for g, s in STATUS_GROUPS.items() if run.status in s), run.status.value)
+        status = queues.group_of(run.status.value)
         return Job(
             id=run.run_id,
             project_id=run.tags.get("dubbing/project", ""),
@@ -154,52 +144,36 @@ class JobManager:
     def queue_stats(self, stage: Stage) -> dict[str, int]:
         tags = {"dubbing/stage": stage.value}
         counts = {
-            group: self.instance.get_runs_count(RunsFilter(tags=tags, statuses=list(statuses)))
-            for group, statuses in STATUS_GROUPS.items()
-        }
-        counts["delayed"] = sum(
-            self._waiting_for_retry(r.run_id)
-            for r in self.instance.get_runs(
-                RunsFilter(tags=tags, statuses=[DagsterRunStatus.STARTED])
+            group: self.instance.get_runs_count(
+                RunsFilter(tags=tags, statuses=[DagsterRunStatus(s) for s in statuses])
             )
+            for group, statuses in queues.STATUS_GROUPS.items()
+        }
+        started = self.instance.get_runs(
+            RunsFilter(tags=tags, statuses=[DagsterRunStatus.STARTED]), limit=500
         )
-        counts["active"] -= counts["delayed"]
-        counts["paused"] = counts["waiting"] if self.is_paused(stage) else 0
-        return counts
-
-    def _waiting_for_retry(self, run_id: str) -> bool:
-        kinds = {DagsterEventType.STEP_UP_FOR_RETRY, DagsterEventType.STEP_RESTARTED}
-        events = self.instance.all_logs(run_id, of_type=kinds)
-        return bool(events) and events[-1].dagster_event_type == DagsterEventType.STEP_UP_FOR_RETRY
+        return queues.queue_stats(counts, [r.tags for r in started], self.is_paused(stage))
 
     def pause(self, stage: Stage) -> None:
         """No new run of the stage starts; running ones finish; queued ones wait."""
-        pool = stage.pool
-        if not self.is_paused(stage):
-            limit = self._pool_limit(pool)
-            self.instance.run_storage.set_cursor_values(
-                {POOL_LIMIT_KEY.format(pool=pool): str(limit)}
-            )
-        self.instance.event_log_storage.set_concurrency_slots(pool, 0)
+        self.instance.event_log_storage.set_concurrency_slots(stage.pool, 0)
 
     def resume(self, stage: Stage) -> None:
-        pool = stage.pool
-        key = POOL_LIMIT_KEY.format(pool=pool)
-        saved = self.instance.run_storage.get_cursor_values({key}).get(key)
-        self.instance.event_log_storage.set_concurrency_slots(
-            pool, int(saved or DEFAULT_POOL_LIMIT)
-        )
+        self.instance.event_log_storage.set_concurrency_slots(stage.pool, stage.pool_limit)
 
     def is_paused(self, stage: Stage) -> bool:
-        return self._pool_limit(stage.pool) == 0
-
-    def _pool_limit(self, pool: str) -> int:
-        if pool not in self.instance.event_log_storage.get_concurrency_keys():
-            return DEFAULT_POOL_LIMIT
-        return self.instance.event_log_storage.get_concurrency_info(pool).slot_count
+        storage = self.instance.event_log_storage
+        if stage.pool not in storage.get_concurrency_keys():
+            return False
+        return storage.get_concurrency_info(stage.pool).slot_count == 0
 
     # -- clean ------------------------------------------------------------------------------
-    def clean(self, retention: Retention = Retention(), now: float | None = None) -> list[str]:
+    def clean(
+        self,
+        retention: Retention = Retention(),
+        now: float | None = None,
+        stages: list[Stage] | None = None,
+    ) -> list[str]:
         """Delete finished stage runs past retention; return their ids."""
         now = time.time() if now is None else now
         rules = (
@@ -211,7 +185,7 @@ class JobManager:
             (DagsterRunStatus.FAILURE, retention.failed_keep_last, retention.failed_max_age_s),
         )
         deleted: list[str] = []
-        for stage in Stage:
+        for stage in stages or list(Stage):
             for status, keep_last, max_age in rules:
                 records = self.instance.get_run_records(
                     RunsFilter(tags={"dubbing/stage": stage.value}, statuses=[status])

@@ -11,6 +11,7 @@ retry is wasted on them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from dagster import Backoff, Failure, OpExecutionContext, RetryPolicy, RetryRequested
 
 from dubbing_pipeline.errors import JobProcessingError, classify
+from dubbing_pipeline.queues import RETRY_AT
 from dubbing_pipeline.stages import Stage
 
 
@@ -74,6 +76,8 @@ def classified_errors(
                 f"{stage} attempt {attempt}/{schedule.attempts} failed [{error.error_type}] "
                 f"{error.message}; retrying in {wait:g} s"
             )
+            # Shown as "delayed" in queue stats until the retry starts.
+            context.instance.add_run_tags(context.run_id, {RETRY_AT: f"{time.time() + wait:.3f}"})
             raise RetryRequested(max_retries=schedule.attempts - 1, seconds_to_wait=wait) from exc
         on_final_failure(error, attempt)
         raise Failure(

@@ -14,6 +14,7 @@ from dagster import (
     EventLogRecord,
     RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
@@ -75,6 +76,11 @@ def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
     current = context.instance.get_dynamic_partitions(PROJECTS)
     new = [p for p in current if p not in known]
     for project_id in new:
+        stt_runs = RunsFilter(
+            tags={"dubbing/project": project_id, "dubbing/stage": Stage.STT.value}
+        )
+        if context.instance.get_runs_count(stt_runs):
+            continue  # its creator (the API) launched STT already; this sensor is the safety net
         yield from _request(context.log, store, project_id, Stage.STT, "created")
     context.update_cursor(json.dumps(sorted(known | set(new))))
 

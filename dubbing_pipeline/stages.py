@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 
 from dagster import AssetKey
@@ -28,6 +29,11 @@ class Stage(StrEnum):
     def pool(self) -> str:
         """The stage's concurrency pool: its run limit, and the switch that pauses it."""
         return f"dubbing/{self.lower()}"
+
+    @property
+    def pool_limit(self) -> int:
+        """Runs of the stage at once when not paused: ``DUBBING_POOL_LIMIT_<STAGE>``, default 1."""
+        return int(os.environ.get(f"DUBBING_POOL_LIMIT_{self.value}", "1"))
 
     @property
     def key(self) -> AssetKey:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
 
-from dubbing_pipeline import dead_letter
+from dubbing_pipeline import dead_letter, queues
 from dubbing_pipeline.errors import JobProcessingError
+from dubbing_pipeline.maintenance import clean_runs_job
 from dubbing_pipeline.manager import JobManager, Retention
 from dubbing_pipeline.stages import Stage
 
@@ -84,3 +86,33 @@ def test_pause_and_resume_set_the_stage_pool(instance: DagsterInstance, store) -
     assert instance.event_log_storage.get_concurrency_info(Stage.TTS.pool).slot_count == 0
     manager.resume(Stage.TTS)
     assert instance.event_log_storage.get_concurrency_info(Stage.TTS.pool).slot_count == 1
+
+
+def test_the_clean_job_applies_the_same_rules(
+    instance: DagsterInstance, resources, new_project, run_stage
+) -> None:
+    project = new_project()
+    old = run_stage(project, Stage.STT).run_id
+    latest = run_stage(project, Stage.STT).run_id
+    config = {"completed_keep_last": 0, "completed_max_age_hours": 0, "stages": ["STT"]}
+    result = clean_runs_job.execute_in_process(
+        instance=instance,
+        resources={"store": resources["store"]},
+        run_config={"ops": {"clean_runs": {"config": config}}},
+    )
+    assert result.success
+    assert instance.get_run_by_id(old) is None and instance.get_run_by_id(latest) is not None
+
+
+def test_a_run_waiting_for_its_retry_counts_as_delayed() -> None:
+    started = [{queues.RETRY_AT: str(time.time() + 30)}, {queues.RETRY_AT: "1.0"}, {}]
+    counts = {"waiting": 2, "active": 3, "completed": 4, "failed": 1}
+    assert queues.queue_stats(counts, started, paused=True) == {
+        "waiting": 2,
+        "active": 2,
+        "completed": 4,
+        "failed": 1,
+        "delayed": 1,
+        "paused": 2,
+    }
+    assert queues.queue_stats(counts, started, paused=False)["paused"] == 0
