@@ -86,10 +86,14 @@ class EventPublisher(ConfigurableResource):
         ]
 
     def progress(self, job_id: str) -> int | None:
-        if not self.redis_url:
-            return None
-        value = _client(self.redis_url).get(_progress_key(job_id))
-        return int(value) if value is not None else None
+        return self.progress_of([job_id])[0]
+
+    def progress_of(self, job_ids: list[str]) -> list[int | None]:
+        """The latest reported progress of each job (one round trip)."""
+        if not self.redis_url or not job_ids:
+            return [None] * len(job_ids)
+        values = _client(self.redis_url).mget([_progress_key(j) for j in job_ids])
+        return [int(v) if v is not None else None for v in values]
 
 
 def _progress_key(job_id: str) -> str:

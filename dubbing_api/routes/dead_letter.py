@@ -1,0 +1,111 @@
+"""The dead letter queue: failed-for-good jobs (run tags set by dead_letter_sensor)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import Field
+from starlette.requests import Request
+
+from dubbing_api.auth import Principal
+from dubbing_api.errors import ApiError
+from dubbing_api.models import (
+    Accepted,
+    Body,
+    DeadLetterList,
+    DeadLetterOut,
+    DeadLetterStats,
+    utc,
+)
+from dubbing_api.routing import api
+from dubbing_api.services import services, user_filter
+from dubbing_pipeline import dead_letter
+from dubbing_pipeline.stages import Stage
+
+
+class DeadLetterQuery(Body):
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+async def _open_entries(request: Request, caller: Principal, limit: int) -> list[DeadLetterOut]:
+    tags = {dead_letter.STATE: "open"} | user_filter(caller)
+    runs = await services(request).dagster.runs(tags, ["FAILURE"], limit=limit)
+    return [
+        DeadLetterOut(
+            job_id=run.run_id,
+            project_id=run.tags.get("dubbing/project", ""),
+            user_id=run.tags.get("dubbing/user", ""),
+            stage=run.tags.get("dubbing/stage", ""),
+            error_type=run.tags.get(dead_letter.ERROR_TYPE, ""),
+            message=run.tags.get(dead_letter.ERROR_MESSAGE, ""),
+            attempts=int(run.tags.get(dead_letter.ATTEMPTS, "1")),
+            state=run.tags[dead_letter.STATE],
+            failed_at=None if run.ended is None else utc(run.ended),
+        )
+        for run in runs
+    ]
+
+
+@api(
+    "GET",
+    "/api/queue/dead-letter/stats",
+    "Open dead letter entries by stage and error type",
+    response=DeadLetterStats,
+)
+async def dead_letter_stats(request: Request, caller: Principal) -> DeadLetterStats:
+    entries = await _open_entries(request, caller, limit=10_000)
+    return DeadLetterStats(
+        total=len(entries),
+        by_stage=dict(Counter(e.stage for e in entries)),
+        by_error_type=dict(Counter(e.error_type for e in entries)),
+    )
+
+
+@api(
+    "GET",
+    "/api/queue/dead-letter/jobs",
+    "Open dead letter entries, newest first",
+    query=DeadLetterQuery,
+    response=DeadLetterList,
+)
+async def dead_letter_jobs(
+    request: Request, caller: Principal, query: DeadLetterQuery
+) -> DeadLetterList:
+    return DeadLetterList(jobs=await _open_entries(request, caller, query.limit))
+
+
+@api(
+    "POST",
+    "/api/queue/dead-letter/{jobId}/retry",
+    "Retry a dead letter entry as a new job",
+    response=Accepted,
+    status=202,
+)
+async def retry_dead_letter(request: Request, caller: Principal) -> Accepted:
+    return await request_retry(request, caller, request.path_params["jobId"])
+
+
+async def request_retry(request: Request, caller: Principal, job_id: str) -> Accepted:
+    """Record the request as an observation; dead_letter_retry_sensor launches the job once."""
+    svc = services(request)
+    run = await svc.own_run(caller, job_id)
+    state = run.tags.get(dead_letter.STATE)
+    if run.status != "FAILURE" or state is None:
+        raise ApiError(
+            409, "conflict", f"job {job_id} is {run.status}, not in the dead letter queue"
+        )
+    if state != "open":
+        raise ApiError(409, "conflict", f"job {job_id} was already retried ({state})")
+    stage = Stage(run.tags["dubbing/stage"])
+    description = dead_letter.retry_description(job_id, caller.user_id)
+    await svc.dagster.observe(stage.asset_name, run.tags["dubbing/project"], description)
+    return Accepted(job_id=job_id, message="retry requested; the new job appears within seconds")
+
+
+def _utc(timestamp: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+routes = [dead_letter_stats, dead_letter_jobs, retry_dead_letter]

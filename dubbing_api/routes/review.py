@@ -1,0 +1,80 @@
+"""Human review of the transcript and the translation: read, approve (with edits), reject.
+The decision is written beside the segments and recorded in Dagster as an observation (through
+GraphQL), which review_gate_sensor turns into the next stage's job."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from dubbing_api.auth import Principal
+from dubbing_api.errors import not_found
+from dubbing_api.models import ApproveRequest, RejectRequest, ReviewOut, SegmentOut
+from dubbing_api.routing import api
+from dubbing_api.services import Services, services
+from dubbing_pipeline import review
+from dubbing_pipeline.stages import Stage
+
+PATH = "/api/projects/{projectId}/review/{stage}"
+
+
+def _target(request: Request, caller: Principal) -> tuple[Services, str, Stage]:
+    svc = services(request)
+    project = svc.own_project(caller, request.path_params["projectId"])
+    name = request.path_params["stage"]
+    if name not in ("transcript", "translation"):
+        raise not_found(f"review stage {name!r} (transcript or translation)")
+    return svc, project.id, Stage.parse(name)
+
+
+def _out(svc: Services, project_id: str, stage: Stage) -> ReviewOut:
+    doc = review.load_segments(svc.store, project_id, stage)
+    decision = review.current_decision(svc.store, project_id, stage)
+    segments = decision.segments if decision and decision.segments else doc
+    return ReviewOut(
+        project_id=project_id,
+        stage=stage.asset_name,  # type: ignore[arg-type]
+        language=doc.language,
+        segments=[SegmentOut(**s.model_dump()) for s in segments.segments],
+        decision=decision.decision if decision else "pending",
+        reason=decision.reason if decision else None,
+    )
+
+
+@api("GET", PATH, "A stage's segments for review, with the current decision", response=ReviewOut)
+async def get_review(request: Request, caller: Principal) -> ReviewOut:
+    return _out(*_target(request, caller))
+
+
+@api(
+    "POST",
+    PATH + "/approve",
+    "Approve the segments, with text edits by segment id",
+    body=ApproveRequest,
+    response=ReviewOut,
+)
+async def approve(request: Request, caller: Principal, body: ApproveRequest) -> ReviewOut:
+    svc, project_id, stage = _target(request, caller)
+    decision = review.approve(
+        svc.store, project_id, stage, reviewer=caller.user_id, edits=body.edits
+    )
+    await svc.dagster.observe(stage.asset_name, project_id, review.describe(decision))
+    return _out(svc, project_id, stage)
+
+
+@api(
+    "POST",
+    PATH + "/reject",
+    "Reject the segments, with a reason",
+    body=RejectRequest,
+    response=ReviewOut,
+)
+async def reject(request: Request, caller: Principal, body: RejectRequest) -> ReviewOut:
+    svc, project_id, stage = _target(request, caller)
+    decision = review.reject(
+        svc.store, project_id, stage, reviewer=caller.user_id, reason=body.reason
+    )
+    await svc.dagster.observe(stage.asset_name, project_id, review.describe(decision))
+    return _out(svc, project_id, stage)
+
+
+routes = [get_review, approve, reject]

@@ -1,0 +1,72 @@
+"""What the routes share: the app's clients, and lookups that enforce ownership (another
+user's object is a 404, so existence does not leak)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from starlette.requests import HTTPConnection
+
+from dubbing_api.auth import Principal
+from dubbing_api.dagster_client import DagsterClient, Run
+from dubbing_api.errors import not_found
+from dubbing_api.models import JobOut
+from dubbing_api.settings import Settings
+from dubbing_pipeline.errors import JobProcessingError
+from dubbing_pipeline.events import EventPublisher
+from dubbing_pipeline.projects import Project, load_project
+from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.storage import ArtifactStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    dagster: DagsterClient
+    store: ArtifactStore
+    events: EventPublisher
+    redis: redis.Redis
+
+    async def own_run(self, caller: Principal, job_id: str) -> Run:
+        run = await self.dagster.run(job_id)
+        if (
+            run is None
+            or "dubbing/stage" not in run.tags
+            or not caller.owns(run.tags.get("dubbing/user"))
+        ):
+            raise not_found(f"job {job_id}")
+        return run
+
+    def own_project(self, caller: Principal, project_id: str) -> Project:
+        try:
+            project = load_project(self.store, project_id)
+        except (JobProcessingError, ValueError) as exc:
+            raise not_found(f"project {project_id}") from exc
+        if not caller.owns(project.user_id):
+            raise not_found(f"project {project_id}")
+        return project
+
+    def claim(self, key: str, ttl_s: int = 7 * 24 * 3600) -> bool:
+        """True for the first caller only, across every API instance (Redis SET NX)."""
+        return bool(self.redis.set(key, "1", nx=True, ex=ttl_s))
+
+    def jobs(self, runs: list[Run]) -> list[JobOut]:
+        progress = self.events.progress_of([r.run_id for r in runs])
+        return [JobOut.of(run, p) for run, p in zip(runs, progress, strict=True)]
+
+
+def services(conn: HTTPConnection) -> Services:
+    return conn.app.state.services
+
+
+def queue(name: str) -> Stage:
+    """A queue name from the path; ``dead-letter`` and anything unknown are 404s."""
+    try:
+        return Stage(name)
+    except ValueError:
+        raise not_found(f"queue {name!r} (queues: {', '.join(s.value for s in Stage)})") from None
+
+
+def user_filter(caller: Principal) -> dict[str, str]:
+    return {} if caller.is_admin else {"dubbing/user": caller.user_id}
