@@ -68,12 +68,9 @@ async def metrics(request: Request) -> Response:
         runs = await svc.dagster.runs({"dubbing/stage": stage.value}, ["SUCCESS"], limit=100)
         spans = [r.ended - r.started for r in runs if r.started and r.ended]
         duration.labels(stage.value).set(sum(spans) / len(spans) if spans else 0)
-    dead = await svc.dagster.counts(
-        {"open": {"tags": [{"key": dead_letter.STATE, "value": "open"}]}}
-    )
-    Gauge("dubbing_dead_letter_jobs", "Open dead letter entries", registry=registry).set(
-        dead["open"]
-    )
+    dead = await svc.dagster.counts({"open": runs_filter({dead_letter.STATE: "open"})})
+    dlq = Gauge("dubbing_dead_letter_jobs", "Open dead letter entries", registry=registry)
+    dlq.set(dead["open"])
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
