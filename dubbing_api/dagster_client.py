@@ -165,11 +165,11 @@ class DagsterClient:
     async def pool_limit(self, pool: str) -> int | None:
         data = await self.query(
             """query($k: String!) {
-              instance { concurrencyLimit(concurrencyKey: $k) { slotCount } } }""",
+              instance { concurrencyLimit(concurrencyKey: $k) { limit } } }""",
             k=pool,
         )
         limit = data["instance"]["concurrencyLimit"]
-        return limit["slotCount"] if limit else None
+        return limit["limit"] if limit else None
 
     async def set_pool_limit(self, pool: str, limit: int) -> None:
         await self.query(

@@ -20,6 +20,7 @@ from dubbing_pipeline.events import STREAM, JobEvent
 
 UNAUTHORIZED = 4401  # WebSocket close codes 4000-4999 are the application's
 TOO_SLOW = 4408
+BLOCK_MS = 10_000
 
 
 async def events_endpoint(websocket: WebSocket) -> None:
@@ -30,12 +31,13 @@ async def events_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     svc = services(websocket)
     last = websocket.query_params.get("lastEventId") or "$"
-    client = aioredis.Redis.from_url(svc.settings.redis_url)
+    # Longer than the blocking read below, so a quiet stream is not a timeout.
+    client = aioredis.Redis.from_url(svc.settings.redis_url, socket_timeout=BLOCK_MS / 1000 + 20)
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_until_disconnect, websocket, tasks.cancel_scope)
             while True:
-                answer = await client.xread({STREAM: last}, count=200, block=10_000)
+                answer = await client.xread({STREAM: last}, count=200, block=BLOCK_MS)
                 for _, entries in answer:
                     for stream_id, fields in entries:
                         last = stream_id.decode()

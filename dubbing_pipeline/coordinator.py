@@ -18,16 +18,9 @@ from dubbing_pipeline.events import EventPublisher, JobEvent
 class EventingRunCoordinator(QueuedRunCoordinator):
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = super().submit_run(context)
-        project = run.tags.get("dubbing/project")
-        if project:
-            EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None).publish(
-                JobEvent(
-                    type="job_created",
-                    projectId=project,
-                    userId=run.tags.get("dubbing/user", ""),
-                    jobId=run.run_id,
-                    stage=run.tags.get("dubbing/stage"),
-                    status="waiting",
-                )
+        if "dubbing/stage" in run.tags:
+            publisher = EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None)
+            publisher.publish(
+                JobEvent.for_run("job_created", run.run_id, run.tags, status="waiting")
             )
         return run

@@ -8,9 +8,10 @@ Publishing never fails a stage: the run store stays the record, events are the l
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 from dagster import ConfigurableResource
@@ -44,6 +45,20 @@ class JobEvent(BaseModel):
     message: str | None = None
     timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
     id: str | None = Field(default=None, description="Stream id, set when read back.")
+
+    @classmethod
+    def for_run(
+        cls, type_: EventType, run_id: str, tags: Mapping[str, str], **fields: Any
+    ) -> JobEvent:
+        """An event about a stage run, addressed from the run's tags."""
+        return cls(
+            type=type_,
+            projectId=tags.get("dubbing/project", ""),
+            userId=tags.get("dubbing/user", ""),
+            jobId=run_id,
+            stage=tags.get("dubbing/stage"),
+            **fields,
+        )
 
 
 class EventPublisher(ConfigurableResource):

@@ -129,15 +129,28 @@ def _new_observations(
     minimum_interval_seconds=TICK_S,
     default_status=DefaultSensorStatus.RUNNING,
 )
-def progression_sensor(context: RunStatusSensorContext, store: ArtifactStore) -> Iterator:
-    """TTS -> MUXING -> LIP_SYNC (premium) without anyone acting."""
+def stage_success_sensor(
+    context: RunStatusSensorContext, store: ArtifactStore, events: EventPublisher
+) -> Iterator:
+    """A stage run succeeded: announce it (once Dagster records the success, so a client that
+    reacts sees the job completed), then start TTS -> MUXING -> LIP_SYNC (premium) on its own."""
     run = context.dagster_run
-    stage_tag, project_id = run.tags.get("dubbing/stage"), run.tags.get("dubbing/project")
-    if stage_tag not in AFTER_SUCCESS or project_id is None:
-        yield SkipReason(f"run {run.run_id} starts no automatic stage")
+    if "dubbing/stage" not in run.tags or "dubbing/project" not in run.tags:
+        yield SkipReason(f"run {run.run_id} is not a stage run")
         return
-    next_stage = AFTER_SUCCESS[Stage(stage_tag)]
-    yield from _request(context.log, store, project_id, next_stage, f"after-{run.run_id}")
+    stage, project_id = Stage(run.tags["dubbing/stage"]), run.tags["dubbing/project"]
+    announce = [("job_completed", "completed")]
+    if stage.needs_review:
+        announce.append(("stage_ready_for_review", "awaiting_review"))
+    premium = run.tags.get("dubbing/tier") == "premium"
+    if stage is (Stage.LIP_SYNC if premium else Stage.MUXING):
+        announce.append(("project_completed", "completed"))
+    for type_, status in announce:
+        events.publish(JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100))
+    if stage in AFTER_SUCCESS:
+        yield from _request(
+            context.log, store, project_id, AFTER_SUCCESS[stage], f"after-{run.run_id}"
+        )
 
 
 @run_failure_sensor(minimum_interval_seconds=TICK_S, default_status=DefaultSensorStatus.RUNNING)
@@ -153,18 +166,9 @@ def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher)
     tags, reported_by_stage = classified
     context.instance.add_run_tags(run.run_id, tags)
     if not reported_by_stage:  # a crash: the run could not say so itself
-        events.publish(
-            JobEvent(
-                type="job_failed",
-                projectId=run.tags["dubbing/project"],
-                userId=run.tags.get("dubbing/user", ""),
-                jobId=run.run_id,
-                stage=run.tags["dubbing/stage"],
-                status="failed",
-                error=tags[dead_letter.ERROR_TYPE],
-                message=tags[dead_letter.ERROR_MESSAGE],
-            )
-        )
+        error, message = tags[dead_letter.ERROR_TYPE], tags[dead_letter.ERROR_MESSAGE]
+        failed = JobEvent.for_run("job_failed", run.run_id, run.tags, status="failed")
+        events.publish(failed.model_copy(update={"error": error, "message": message}))
 
 
 @sensor(
@@ -198,7 +202,7 @@ def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
 SENSORS = [
     new_project_sensor,
     review_gate_sensor,
-    progression_sensor,
+    stage_success_sensor,
     dead_letter_sensor,
     dead_letter_retry_sensor,
 ]

@@ -91,21 +91,14 @@ async def request_retry(request: Request, caller: Principal, job_id: str) -> Acc
     run = await svc.own_run(caller, job_id)
     state = run.tags.get(dead_letter.STATE)
     if run.status != "FAILURE" or state is None:
-        raise ApiError(
-            409, "conflict", f"job {job_id} is {run.status}, not in the dead letter queue"
-        )
-    if state != "open":
-        raise ApiError(409, "conflict", f"job {job_id} was already retried ({state})")
+        raise ApiError(409, "conflict", f"job {job_id} is not in the dead letter queue")
+    # The sensor marks the entry retried a tick later; the claim refuses a second request now.
+    if state != "open" or not svc.claim(f"dubbing:dlq-retry:{job_id}"):
+        raise ApiError(409, "conflict", f"job {job_id} was already retried")
     stage = Stage(run.tags["dubbing/stage"])
     description = dead_letter.retry_description(job_id, caller.user_id)
     await svc.dagster.observe(stage.asset_name, run.tags["dubbing/project"], description)
     return Accepted(job_id=job_id, message="retry requested; the new job appears within seconds")
-
-
-def _utc(timestamp: float):
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(timestamp, UTC)
 
 
 routes = [dead_letter_stats, dead_letter_jobs, retry_dead_letter]

@@ -63,18 +63,15 @@ async def put_progress(request: Request, caller: Principal, body: ProgressUpdate
         raise not_found(f"job {request.path_params['jobId']}")
     if run.status not in ("STARTING", "STARTED"):
         raise ApiError(409, "conflict", f"job {run.run_id} is {run.status}, not running")
-    svc.events.publish(
-        JobEvent(
-            type="job_progress",
-            projectId=run.tags["dubbing/project"],
-            userId=run.tags.get("dubbing/user", ""),
-            jobId=run.run_id,
-            stage=run.tags["dubbing/stage"],
-            status="active",
-            progress=body.progress,
-            message=body.message,
-        )
+    event = JobEvent.for_run(
+        "job_progress",
+        run.run_id,
+        run.tags,
+        status="active",
+        progress=body.progress,
+        message=body.message,
     )
+    svc.events.publish(event)
     return svc.jobs([run])[0]
 
 

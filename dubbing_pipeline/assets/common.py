@@ -13,7 +13,7 @@ from dagster import asset as dagster_asset
 from dubbing_pipeline.errors import JobProcessingError, validation_error
 from dubbing_pipeline.events import EventPublisher, EventType, JobEvent
 from dubbing_pipeline.partitions import projects_partitions
-from dubbing_pipeline.projects import Project, load_project
+from dubbing_pipeline.projects import Project, load_project, run_tags
 from dubbing_pipeline.retries import classified_errors, schedule_for
 from dubbing_pipeline.segments import SegmentDoc, to_srt, to_vtt
 from dubbing_pipeline.stages import Stage
@@ -51,16 +51,8 @@ class StageRun:
     _reported: float = field(default=-1.0, repr=False)
 
     def emit(self, type_: EventType, **fields: Any) -> None:
-        self.events.publish(
-            JobEvent(
-                type=type_,
-                projectId=self.project.id,
-                userId=self.project.user_id,
-                jobId=self.context.run_id,
-                stage=self.stage.value,
-                **fields,
-            )
-        )
+        tags = run_tags(self.project, self.stage)
+        self.events.publish(JobEvent.for_run(type_, self.context.run_id, tags, **fields))
 
     def dead_lettered(self, error: JobProcessingError, attempts: int) -> None:
         self.emit(
@@ -69,15 +61,6 @@ class StageRun:
             error=error.error_type.value,
             message=f"{error.message} (after {attempts} attempt(s))",
         )
-
-    def completed(self) -> None:
-        self.progress(1.0)  # engines need not end exactly on 100 %
-        self.emit("job_completed", status="completed", progress=100)
-        if self.stage.needs_review:
-            self.emit("stage_ready_for_review", status="awaiting_review")
-        last = Stage.LIP_SYNC if self.project.premium else Stage.MUXING
-        if self.stage is last:
-            self.emit("project_completed", status="completed")
 
     def uri(self, name: str) -> str:
         return self.store.artifact_uri(self.project.id, self.stage.asset_name, name)
@@ -144,9 +127,8 @@ def stage_run(
             run.dead_lettered(error, attempts)
 
     with classified_errors(context, stage, on_final_failure=dead_lettered):
-        runs.append(
-            StageRun(context, stage, store, events, load_project(store, context.partition_key))
-        )
-        runs[0].emit("job_started", status="active", message=f"attempt {context.retry_number + 1}")
-        yield runs[0]
-    runs[0].completed()
+        run = StageRun(context, stage, store, events, load_project(store, context.partition_key))
+        runs.append(run)
+        run.emit("job_started", status="active", message=f"attempt {context.retry_number + 1}")
+        yield run
+    run.progress(1.0)  # engines need not end exactly on 100 %; completion comes from a sensor
