@@ -4,6 +4,7 @@ project along, the clean-up job and its schedule, and the deployment's resources
 from dagster import Definitions
 
 from dubbing_pipeline.assets import STAGE_ASSETS
+from dubbing_pipeline.ingestion import ingestion_sensor
 from dubbing_pipeline.jobs import STAGE_JOBS
 from dubbing_pipeline.maintenance import clean_runs_job, clean_runs_schedule
 from dubbing_pipeline.resources import default_resources
@@ -13,6 +14,6 @@ defs = Definitions(
     assets=STAGE_ASSETS,
     jobs=[*STAGE_JOBS.values(), clean_runs_job],
     schedules=[clean_runs_schedule],
-    sensors=SENSORS,
+    sensors=[*SENSORS, ingestion_sensor],
     resources=default_resources(),
 )

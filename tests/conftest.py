@@ -17,6 +17,7 @@ from dubbing_pipeline.runner import materialize_stage
 from dubbing_pipeline.sample import make_sample_video
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
+from tests.storage import instance_overrides
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +45,7 @@ def store(resources: dict[str, Any]) -> ArtifactStore:
 
 @pytest.fixture
 def instance() -> Iterator[DagsterInstance]:
-    with instance_for_test() as inst:
+    with instance_for_test(overrides=instance_overrides()) as inst:
         yield inst
 
 

@@ -4,10 +4,6 @@ events on a private Redis database; and waiting helpers for tests that drive it.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,9 +18,9 @@ from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.manager import JobManager
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
+from tests.stack import BIN, REDIS_URL, ROOT, process
+from tests.storage import prepare_home
 
-ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own, flushed per test
 DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 T = TypeVar("T")
 
@@ -67,33 +63,30 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
 @contextmanager
 def running_daemon(tmp_path: Path) -> Iterator[Daemon]:
     """Set DAGSTER_HOME etc. in os.environ first (the caller's monkeypatch undoes it)."""
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]))
+    with _environment(storage_env):
+        yield from _daemon(tmp_path)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _daemon(tmp_path: Path) -> Iterator[Daemon]:
     redis.Redis.from_url(REDIS_URL).flushdb()
-    log_path = tmp_path / "daemon.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "dagster-daemon"),
-                "run",
-                "-w",
-                str(ROOT / "workspace.yaml"),
-            ],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            with DagsterInstance.get() as instance:
-                store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
-                events = EventPublisher(redis_url=REDIS_URL)
-                yield Daemon(instance, store, events, JobManager(instance, store, events), log_path)
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    args = [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]
+    log = tmp_path / "daemon.log"
+    with process(args, log, os.environ.copy()), DagsterInstance.get() as instance:
+        store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
+        events = EventPublisher(redis_url=REDIS_URL)
+        yield Daemon(instance, store, events, JobManager(instance, store, events), log)

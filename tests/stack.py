@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import redis
+
+from tests.storage import prepare_home
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -124,8 +125,7 @@ class Stack:
 @contextmanager
 def running_stack(root: Path) -> Iterator[Stack]:
     home = root / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    storage_env = prepare_home(home)
     tokens = {
         hashlib.sha256(token(u).encode()).hexdigest(): {"user": u, "role": r}
         for u, r in TOKENS.items()
@@ -133,16 +133,20 @@ def running_stack(root: Path) -> Iterator[Stack]:
     (root / "tokens.json").write_text(json.dumps(tokens))
     redis.Redis.from_url(REDIS_URL).flushdb()
     port = free_port()
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "DUBBING_ARTIFACTS": str(root / "artifacts"),
-        "DUBBING_STT_MODEL": "tiny.en",
-        "DUBBING_REDIS_URL": REDIS_URL,
-        "DUBBING_API_TOKENS": str(root / "tokens.json"),
-        "DAGSTER_GRAPHQL_URL": f"http://127.0.0.1:{port}/graphql",
-        "DUBBING_GRAPHQL_TIMEOUT_S": "3",
-        "DUBBING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-    }
+    env = (
+        os.environ
+        | storage_env
+        | {
+            "DAGSTER_HOME": str(home),
+            "DUBBING_ARTIFACTS": str(root / "artifacts"),
+            "DUBBING_STT_MODEL": "tiny.en",
+            "DUBBING_REDIS_URL": REDIS_URL,
+            "DUBBING_API_TOKENS": str(root / "tokens.json"),
+            "DAGSTER_GRAPHQL_URL": f"http://127.0.0.1:{port}/graphql",
+            "DUBBING_GRAPHQL_TIMEOUT_S": "3",
+            "DUBBING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        }
+    )
     stack = Stack(root, env, port)
     with stack._exits, stack._webserver:
         stack._exits.enter_context(
