@@ -11,13 +11,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
+from dagster import DagsterInstance
 from hypothesis import HealthCheck, given, settings
 from websockets.sync.client import connect
 
 from dubbing_pipeline import media
 from dubbing_pipeline.events import EventPublisher, JobEvent
+from dubbing_pipeline.projects import Project, create_project
+from dubbing_pipeline.storage import ArtifactStore
 from tests.daemon import wait_until
 from tests.stack import MAX_UPLOAD, REDIS_URL, Stack, running_stack, token
 
@@ -369,3 +373,53 @@ def test_no_input_makes_a_server_error(stack: Stack) -> None:
 
         no_server_error()
     assert calls >= 200
+
+
+def test_a_backfill_runs_the_stage_once_per_project(stack: Stack, sample_video: Path) -> None:
+    """Re-running a stage for many projects is a Dagster backfill over their partitions,
+    launched through GraphQL like the UI does."""
+    home = Path(stack.env["DAGSTER_HOME"])
+    store = ArtifactStore(base_url=stack.env["DUBBING_ARTIFACTS"])
+    with DagsterInstance.from_config(str(home)) as instance:
+        projects = [
+            create_project(
+                instance,
+                store,
+                Project(
+                    video_uri=str(sample_video),
+                    user_id="alice",
+                    source_language="en",
+                    target_language="es",
+                    driven_by="caller",
+                ),
+            )
+            for _ in range(5)
+        ]
+    ids = [p.id for p in projects]
+    answer = httpx.post(
+        stack.env["DAGSTER_GRAPHQL_URL"],
+        timeout=30,
+        json={
+            "query": """mutation($params: LaunchBackfillParams!) {
+            launchPartitionBackfill(backfillParams: $params) {
+              __typename ... on LaunchBackfillSuccess { backfillId }
+              ... on Error { message } } }""",
+            "variables": {
+                "params": {"assetSelection": [{"path": ["transcript"]}], "partitionNames": ids}
+            },
+        },
+    ).json()
+    assert answer["data"]["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", (
+        answer
+    )
+    alice = stack.client("alice")
+
+    def finished() -> list[dict] | None:
+        jobs = [alice.get(f"/api/jobs/project/{p}").json()["jobs"] for p in ids]
+        done = all(len(j) == 1 and j[0]["status"] == "completed" for j in jobs)
+        return jobs if done else None
+
+    jobs = wait_until(finished, 300, "the backfill")
+    assert [j[0]["stage"] for j in jobs] == ["STT"] * 5  # tagged by the stage itself
+    time.sleep(5)
+    assert all(len(alice.get(f"/api/jobs/project/{p}").json()["jobs"]) == 1 for p in ids)

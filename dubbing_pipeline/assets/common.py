@@ -129,6 +129,12 @@ def stage_run(
     with classified_errors(context, stage, on_final_failure=dead_lettered):
         run = StageRun(context, stage, store, events, load_project(store, context.partition_key))
         runs.append(run)
+        # Runs started outside our launchers (a backfill, the UI's Materialize button) get the
+        # job tags here, so queues, the dead letter queue, events and the API see them too.
+        wanted = run_tags(run.project, stage)
+        missing = {k: v for k, v in wanted.items() if context.run.tags.get(k) != v}
+        if missing:
+            context.instance.add_run_tags(context.run_id, missing)
         run.emit("job_started", status="active", message=f"attempt {context.retry_number + 1}")
         yield run
     run.progress(1.0)  # engines need not end exactly on 100 %; completion comes from a sensor
