@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from dagster import (
@@ -92,7 +93,7 @@ def entries(
         tags = {STATE: state} | ({"dubbing/user": user_id} if user_id else {})
         records += instance.get_run_records(RunsFilter(tags=tags), limit=limit)
     records.sort(key=lambda r: r.end_time or 0.0, reverse=True)
-    return [_entry(r.dagster_run, r.end_time) for r in records[:limit]]
+    return [entry_of(r.dagster_run.run_id, r.dagster_run.tags, r.end_time) for r in records[:limit]]
 
 
 def stats(instance: DagsterInstance, user_id: str | None = None) -> dict[str, dict[str, int]]:
@@ -135,10 +136,10 @@ def parse_retry(description: str | None) -> str | None:
     return match["job"] if match else None
 
 
-def _entry(run: DagsterRun, ended: float | None) -> DeadLetterEntry:
-    tags = run.tags
+def entry_of(run_id: str, tags: Mapping[str, str], ended: float | None) -> DeadLetterEntry:
+    """An entry from a failed run's tags (the API reads the same tags over GraphQL)."""
     return DeadLetterEntry(
-        job_id=run.run_id,
+        job_id=run_id,
         project_id=tags.get("dubbing/project", ""),
         user_id=tags.get("dubbing/user", ""),
         stage=tags.get("dubbing/stage", ""),

@@ -3,6 +3,7 @@ engines. Nothing here is mocked."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from dubbing_pipeline.runner import materialize_stage
 from dubbing_pipeline.sample import make_sample_video
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
+from tests.stack import Stack, running_stack
 from tests.storage import instance_overrides
 
 
@@ -77,3 +79,16 @@ def approve(instance: DagsterInstance, store: ArtifactStore) -> Callable[..., No
         review.record(instance, review.approve(store, project.id, stage, reviewer="t", edits=edits))
 
     return do
+
+
+@pytest.fixture(scope="module")
+def stack(  # the whole system on loopback, shared by a module's API tests
+    tmp_path_factory: pytest.TempPathFactory, sample_video: Path
+) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("stack")
+    with running_stack(root) as running:
+        incoming = root / "artifacts" / "incoming"
+        incoming.mkdir(parents=True)
+        shutil.copy(sample_video, incoming / "sample.mp4")
+        (incoming / "notes.mp4").write_text("not a video")
+        yield running

@@ -15,7 +15,6 @@ from dubbing_api.models import (
     DeadLetterList,
     DeadLetterOut,
     DeadLetterStats,
-    utc,
 )
 from dubbing_api.routing import api
 from dubbing_api.services import services, user_filter
@@ -31,16 +30,8 @@ async def _open_entries(request: Request, caller: Principal, limit: int) -> list
     tags = {dead_letter.STATE: "open"} | user_filter(caller)
     runs = await services(request).dagster.runs(tags, ["FAILURE"], limit=limit)
     return [
-        DeadLetterOut(
-            job_id=run.run_id,
-            project_id=run.tags.get("dubbing/project", ""),
-            user_id=run.tags.get("dubbing/user", ""),
-            stage=run.tags.get("dubbing/stage", ""),
-            error_type=run.tags.get(dead_letter.ERROR_TYPE, ""),
-            message=run.tags.get(dead_letter.ERROR_MESSAGE, ""),
-            attempts=int(run.tags.get(dead_letter.ATTEMPTS, "1")),
-            state=run.tags[dead_letter.STATE],
-            failed_at=None if run.ended is None else utc(run.ended),
+        DeadLetterOut.model_validate(
+            dead_letter.entry_of(run.run_id, run.tags, run.ended).model_dump()
         )
         for run in runs
     ]
