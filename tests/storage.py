@@ -45,9 +45,12 @@ def prepare_home(home: Path) -> dict[str, str]:
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
         return {}
     shutil.copy(ROOT / "profiles" / "postgres" / "dagster.yaml", home / "dagster.yaml")
+    chosen = home / "postgres-database"  # one database per home: a restarted daemon keeps it
+    if not chosen.exists():
+        chosen.write_text(new_database())
     return {
         "DAGSTER_PG_USERNAME": PG["username"],
         "DAGSTER_PG_PASSWORD": PG["password"],
         "DAGSTER_PG_HOST": PG["hostname"],
-        "DAGSTER_PG_DB": new_database(),
+        "DAGSTER_PG_DB": chosen.read_text(),
     }

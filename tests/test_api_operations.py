@@ -46,10 +46,15 @@ def test_no_input_makes_a_server_error(stack: Stack) -> None:
     assert calls >= 200
 
 
-def test_a_backfill_runs_the_stage_once_per_project(stack: Stack, sample_video: Path) -> None:
+def test_a_backfill_runs_the_stage_once_per_project(
+    stack: Stack, sample_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Re-running a stage for many projects is a Dagster backfill over their partitions,
     launched through GraphQL like the UI does."""
     home = Path(stack.env["DAGSTER_HOME"])
+    for name in ("DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_DB"):
+        if name in stack.env:  # the Postgres pass: this process opens the same instance
+            monkeypatch.setenv(name, stack.env[name])
     store = ArtifactStore(base_url=stack.env["DUBBING_ARTIFACTS"])
     with DagsterInstance.from_config(str(home)) as instance:
         projects = [
