@@ -31,6 +31,11 @@ class Project(BaseModel):
     target_language: str
     premium: bool = False
     user_id: str = "local"
+    stt_launched_by: Literal["sensor", "creator"] = Field(
+        default="sensor",
+        description="'creator': whoever created the project launched STT itself (the API), so "
+        "new_project_sensor must not launch it a second time.",
+    )
     driven_by: Literal["sensors", "caller"] = Field(
         default="sensors",
         description="'sensors': the daemon starts each stage; 'caller': whoever created the "

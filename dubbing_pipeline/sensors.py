@@ -14,7 +14,6 @@ from dagster import (
     EventLogRecord,
     RunFailureSensorContext,
     RunRequest,
-    RunsFilter,
     RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
@@ -55,6 +54,8 @@ def _request(
         return []
     if project.driven_by != "sensors":
         return []
+    if stage is Stage.STT and project.stt_launched_by == "creator":
+        return []  # the API launched it with the project (a sensor check would race it)
     if stage is Stage.LIP_SYNC and not project.premium:
         log.info(f"{project_id} is {project.tier}: done after muxing")
         return []
@@ -76,11 +77,6 @@ def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
     current = context.instance.get_dynamic_partitions(PROJECTS)
     new = [p for p in current if p not in known]
     for project_id in new:
-        stt_runs = RunsFilter(
-            tags={"dubbing/project": project_id, "dubbing/stage": Stage.STT.value}
-        )
-        if context.instance.get_runs_count(stt_runs):
-            continue  # its creator (the API) launched STT already; this sensor is the safety net
         yield from _request(context.log, store, project_id, Stage.STT, "created")
     context.update_cursor(json.dumps(sorted(known | set(new))))
 

@@ -35,6 +35,7 @@ class UploadQuery(Body):
 
 
 async def _start(svc: Services, project: Project) -> ProjectCreated:
+    project = project.model_copy(update={"stt_launched_by": "creator"})
     save_project(svc.store, project)
     await svc.dagster.add_partition(PROJECTS, project.id)
     tags = run_tags(project, Stage.STT) | {"dagster/partition": project.id}
