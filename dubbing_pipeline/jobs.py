@@ -3,6 +3,7 @@
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from dubbing_pipeline.partitions import projects_partitions
+from dubbing_pipeline.placement import placement_tags
 from dubbing_pipeline.stages import Stage
 
 
@@ -19,6 +20,8 @@ STAGE_JOBS = {
         # One step per job: run it in the run's own process instead of spawning another
         # (a multiprocess step re-imports everything, the engines included).
         executor_def=in_process_executor,
+        # Where the run executes under Celery or Kubernetes (GPU stages on GPU workers).
+        run_tags=placement_tags(stage),
     )
     for stage in Stage
 }

@@ -61,9 +61,9 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
 
 
 @contextmanager
-def running_daemon(tmp_path: Path) -> Iterator[Daemon]:
+def running_daemon(tmp_path: Path, profile: str = "postgres") -> Iterator[Daemon]:
     """Set DAGSTER_HOME etc. in os.environ first (the caller's monkeypatch undoes it)."""
-    storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]))
+    storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]), profile)
     with _environment(storage_env):
         yield from _daemon(tmp_path)
 

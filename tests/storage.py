@@ -38,13 +38,14 @@ def instance_overrides() -> dict[str, Any] | None:
     return {"storage": {"postgres": {"postgres_db": db}}}
 
 
-def prepare_home(home: Path) -> dict[str, str]:
-    """Put the deployment's dagster.yaml into ``home``; return the environment it needs."""
+def prepare_home(home: Path, profile: str = "postgres") -> dict[str, str]:
+    """Put the deployment's dagster.yaml into ``home``; return the environment it needs.
+    On Postgres, ``profile`` names the folder under profiles/ (postgres, celery)."""
     home.mkdir(parents=True, exist_ok=True)
     if not on_postgres():
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
         return {}
-    shutil.copy(ROOT / "profiles" / "postgres" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "profiles" / profile / "dagster.yaml", home / "dagster.yaml")
     chosen = home / "postgres-database"  # one database per home: a restarted daemon keeps it
     if not chosen.exists():
         chosen.write_text(new_database())

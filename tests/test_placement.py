@@ -1,0 +1,38 @@
+"""GPU stages carry the run tags Dagster's Kubernetes and Celery launchers read; others don't."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dagster import DagsterInstance
+
+from dubbing_pipeline.definitions import defs
+from dubbing_pipeline.jobs import job_name
+from dubbing_pipeline.placement import CELERY_QUEUE_TAG, GPU_TAG, K8S_CONFIG_TAG, placement_tags
+from dubbing_pipeline.stages import Stage
+
+
+def test_every_run_of_a_gpu_stage_job_requests_a_gpu(instance: DagsterInstance) -> None:
+    for stage in Stage:
+        job = defs.get_job_def(job_name(stage))
+        run = instance.create_run_for_job(job, partition_key=None)  # what any launcher receives
+        pod = json.loads(run.tags[K8S_CONFIG_TAG])
+        limits = pod["container_config"]["resources"].get("limits", {})
+        if stage is Stage.MUXING:
+            assert "nvidia.com/gpu" not in limits and GPU_TAG not in run.tags
+            assert run.tags[CELERY_QUEUE_TAG] == "dubbing-cpu"
+        else:
+            assert limits["nvidia.com/gpu"] == "1", stage
+            assert pod["pod_spec_config"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+            assert run.tags[CELERY_QUEUE_TAG] == "dubbing-gpu" and run.tags[GPU_TAG] == "true"
+
+
+def test_a_cpu_only_deployment_names_no_gpu_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUBBING_GPU_STAGES", "none")
+    assert all(GPU_TAG not in placement_tags(stage) for stage in Stage)
+    monkeypatch.setenv("DUBBING_GPU_STAGES", "TTS")
+    assert [s for s in Stage if GPU_TAG in placement_tags(s)] == [Stage.TTS]
+    monkeypatch.setenv("DUBBING_GPU_STAGES", "TTS,NOPE")
+    with pytest.raises(ValueError, match="unknown stage 'NOPE'"):
+        placement_tags(Stage.TTS)
