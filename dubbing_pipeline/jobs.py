@@ -2,18 +2,14 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from dubbing_pipeline.handoff import hand_off
 from dubbing_pipeline.partitions import projects_partitions
 from dubbing_pipeline.placement import placement_tags
 from dubbing_pipeline.stages import Stage
 
-
-def job_name(stage: Stage) -> str:
-    return f"{stage.asset_name}_job"
-
-
 STAGE_JOBS = {
     stage: define_asset_job(
-        job_name(stage),
+        stage.job_name,
         selection=AssetSelection.assets(stage.asset_name),
         partitions_def=projects_partitions,
         description=f"{stage}: materialise {stage.asset_name} for one project.",
@@ -22,6 +18,7 @@ STAGE_JOBS = {
         executor_def=in_process_executor,
         # Where the run executes under Celery or Kubernetes (GPU stages on GPU workers).
         run_tags=placement_tags(stage),
+        hooks={hand_off},  # TTS -> MUXING -> LIP_SYNC at once; the sensor is the safety net
     )
     for stage in Stage
 }

@@ -23,7 +23,7 @@ from dagster import (
 )
 from pydantic import BaseModel
 
-from dubbing_pipeline import dead_letter, queues, review
+from dubbing_pipeline import dead_letter, handoff, queues, review
 from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.projects import Project, create_project
 from dubbing_pipeline.stages import Stage
@@ -84,6 +84,7 @@ class JobManager:
         self, project_id: str, stage: Stage, reviewer: str, edits: Mapping[int, str] | None = None
     ) -> review.ReviewDecision:
         decision = review.approve(self.store, project_id, stage, reviewer=reviewer, edits=edits)
+        handoff.after_approval(self.instance, self.store, project_id, stage, decision.id)
         review.record(self.instance, decision)
         return decision
 

@@ -4,7 +4,6 @@ TTS -> MUXING -> LIP_SYNC. Each request has a run_key, so a stage starts exactly
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 
 from dagster import (
@@ -23,47 +22,15 @@ from dagster import (
 )
 
 from dubbing_pipeline import dead_letter, review
-from dubbing_pipeline.errors import JobProcessingError
 from dubbing_pipeline.events import EventPublisher, JobEvent
-from dubbing_pipeline.jobs import STAGE_JOBS, job_name
+from dubbing_pipeline.handoff import AFTER_REVIEW, AFTER_SUCCESS, next_run_request
+from dubbing_pipeline.jobs import STAGE_JOBS
 from dubbing_pipeline.partitions import PROJECTS
-from dubbing_pipeline.projects import RUN_TAG_KEYS, load_project, run_tags
+from dubbing_pipeline.projects import RUN_TAG_KEYS
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
 
 TICK_S = 2
-AFTER_REVIEW = {Stage.STT: Stage.MT, Stage.MT: Stage.TTS}
-AFTER_SUCCESS = {Stage.TTS: Stage.MUXING, Stage.MUXING: Stage.LIP_SYNC}
-
-
-def _request(
-    log: logging.Logger,
-    store: ArtifactStore,
-    project_id: str,
-    stage: Stage,
-    cause: str,
-) -> list[RunRequest]:
-    """The run of ``stage`` for a sensor-driven project, keyed by its cause (or none, logged).
-
-    A project that cannot be read is logged and skipped: it must not block the ones after it.
-    """
-    try:
-        project = load_project(store, project_id)
-    except JobProcessingError as exc:
-        log.error(f"project {project_id}: {exc.message}; not starting {stage}")
-        return []
-    if project.driven_by != "sensors":
-        return []
-    if stage is Stage.STT and project.stt_launched_by == "creator":
-        return []  # the API launched it with the project (a sensor check would race it)
-    if stage is Stage.LIP_SYNC and not project.premium:
-        log.info(f"{project_id} is {project.tier}: done after muxing")
-        return []
-    run_key = f"{cause}:{stage}:{project_id}"
-    tags = run_tags(project, stage)
-    return [
-        RunRequest(run_key=run_key, job_name=job_name(stage), partition_key=project_id, tags=tags)
-    ]
 
 
 @sensor(
@@ -77,7 +44,8 @@ def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
     current = context.instance.get_dynamic_partitions(PROJECTS)
     new = [p for p in current if p not in known]
     for project_id in new:
-        yield from _request(context.log, store, project_id, Stage.STT, "created")
+        if request := next_run_request(context.log, store, project_id, Stage.STT, "created"):
+            yield request
     context.update_cursor(json.dumps(sorted(known | set(new))))
 
 
@@ -99,7 +67,8 @@ def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
             context.log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
             continue
         cause = f"approved-{decision.id}"
-        yield from _request(context.log, store, project_id, AFTER_REVIEW[stage], cause)
+        if request := next_run_request(context.log, store, project_id, AFTER_REVIEW[stage], cause):
+            yield request  # skipped by Dagster if the approval already submitted it (handoff)
     context.update_cursor(json.dumps(cursor))
 
 
@@ -143,10 +112,10 @@ def stage_success_sensor(
         announce.append(("project_completed", "completed"))
     for type_, status in announce:
         events.publish(JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100))
-    if stage in AFTER_SUCCESS:
-        yield from _request(
-            context.log, store, project_id, AFTER_SUCCESS[stage], f"after-{run.run_id}"
-        )
+    if stage in AFTER_SUCCESS:  # the run's hand_off hook has usually submitted it already
+        cause = f"after-{run.run_id}"
+        if request := next_run_request(context.log, store, project_id, AFTER_SUCCESS[stage], cause):
+            yield request
 
 
 @run_failure_sensor(minimum_interval_seconds=TICK_S, default_status=DefaultSensorStatus.RUNNING)
@@ -184,7 +153,7 @@ def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
         lineage = {"dagster/parent_run_id": run.run_id, "dagster/root_run_id": run.root_run_id}
         yield RunRequest(
             run_key=run_key,
-            job_name=job_name(Stage(run.tags["dubbing/stage"])),
+            job_name=Stage(run.tags["dubbing/stage"]).job_name,
             partition_key=run.tags["dubbing/project"],
             tags={k: v for k, v in run.tags.items() if k in RUN_TAG_KEYS}
             | {k: v or run.run_id for k, v in lineage.items()},

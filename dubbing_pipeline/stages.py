@@ -22,6 +22,11 @@ class Stage(StrEnum):
         return ASSET_NAMES[self]
 
     @property
+    def job_name(self) -> str:
+        """The asset job whose runs are this stage's jobs."""
+        return f"{self.asset_name}_job"
+
+    @property
     def needs_review(self) -> bool:
         return self in (Stage.STT, Stage.MT)
 

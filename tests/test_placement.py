@@ -5,27 +5,25 @@ from __future__ import annotations
 import json
 
 import pytest
-from dagster import DagsterInstance
 
 from dubbing_pipeline.definitions import defs
-from dubbing_pipeline.jobs import job_name
 from dubbing_pipeline.placement import CELERY_QUEUE_TAG, GPU_TAG, K8S_CONFIG_TAG, placement_tags
 from dubbing_pipeline.stages import Stage
 
 
-def test_every_run_of_a_gpu_stage_job_requests_a_gpu(instance: DagsterInstance) -> None:
+def test_every_run_of_a_gpu_stage_job_requests_a_gpu() -> None:
     for stage in Stage:
-        job = defs.get_job_def(job_name(stage))
-        run = instance.create_run_for_job(job, partition_key=None)  # what any launcher receives
-        pod = json.loads(run.tags[K8S_CONFIG_TAG])
+        # The job's run tags: Dagster puts them on every run of it (UI, GraphQL, sensors).
+        tags = defs.resolve_job_def(stage.job_name).run_tags
+        pod = json.loads(tags[K8S_CONFIG_TAG])
         limits = pod["container_config"]["resources"].get("limits", {})
         if stage is Stage.MUXING:
-            assert "nvidia.com/gpu" not in limits and GPU_TAG not in run.tags
-            assert run.tags[CELERY_QUEUE_TAG] == "dubbing-cpu"
+            assert "nvidia.com/gpu" not in limits and GPU_TAG not in tags
+            assert tags[CELERY_QUEUE_TAG] == "dubbing-cpu"
         else:
             assert limits["nvidia.com/gpu"] == "1", stage
             assert pod["pod_spec_config"]["tolerations"][0]["key"] == "nvidia.com/gpu"
-            assert run.tags[CELERY_QUEUE_TAG] == "dubbing-gpu" and run.tags[GPU_TAG] == "true"
+            assert tags[CELERY_QUEUE_TAG] == "dubbing-gpu" and tags[GPU_TAG] == "true"
 
 
 def test_a_cpu_only_deployment_names_no_gpu_stage(monkeypatch: pytest.MonkeyPatch) -> None:

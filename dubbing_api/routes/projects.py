@@ -17,7 +17,6 @@ from dubbing_api.routing import api
 from dubbing_api.services import Services, services
 from dubbing_pipeline import review
 from dubbing_pipeline.errors import JobProcessingError
-from dubbing_pipeline.jobs import job_name
 from dubbing_pipeline.partitions import PROJECTS
 from dubbing_pipeline.projects import Project, run_tags, save_project
 from dubbing_pipeline.stages import Stage
@@ -39,7 +38,7 @@ async def _start(svc: Services, project: Project) -> ProjectCreated:
     save_project(svc.store, project)
     await svc.dagster.add_partition(PROJECTS, project.id)
     tags = run_tags(project, Stage.STT) | {"dagster/partition": project.id}
-    job_id = await svc.dagster.launch(job_name(Stage.STT), tags)
+    job_id = await svc.dagster.launch(Stage.STT.job_name, tags)
     return ProjectCreated(project=await _project_out(svc, project), job_id=job_id)
 
 

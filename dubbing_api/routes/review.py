@@ -1,20 +1,25 @@
 """Human review of the transcript and the translation: read, approve (with edits), reject.
 The decision is written beside the segments and recorded in Dagster as an observation (through
-GraphQL), which review_gate_sensor turns into the next stage's job."""
+GraphQL). An approval launches the next stage's job at once; review_gate_sensor, reading the
+observation, is the safety net."""
 
 from __future__ import annotations
+
+import logging
 
 from starlette.requests import Request
 
 from dubbing_api.auth import Principal
-from dubbing_api.errors import not_found
+from dubbing_api.errors import ApiError, not_found
 from dubbing_api.models import ApproveRequest, RejectRequest, ReviewOut, SegmentOut
 from dubbing_api.routing import api
 from dubbing_api.services import Services, services
-from dubbing_pipeline import review
+from dubbing_pipeline import handoff, review
+from dubbing_pipeline.handoff import AFTER_REVIEW
 from dubbing_pipeline.stages import Stage
 
 PATH = "/api/projects/{projectId}/review/{stage}"
+log = logging.getLogger(__name__)
 
 
 def _target(request: Request, caller: Principal) -> tuple[Services, str, Stage]:
@@ -57,8 +62,24 @@ async def approve(request: Request, caller: Principal, body: ApproveRequest) -> 
     decision = review.approve(
         svc.store, project_id, stage, reviewer=caller.user_id, edits=body.edits
     )
+    await _hand_off(svc, project_id, stage, decision.id)
     await svc.dagster.observe(stage.asset_name, project_id, review.describe(decision))
     return _out(svc, project_id, stage)
+
+
+async def _hand_off(svc: Services, project_id: str, stage: Stage, decision_id: str) -> None:
+    """Launch the next stage now, as review_gate_sensor would (same run key and sensor name, so
+    its next tick launches nothing more). If this fails, the sensor still does it."""
+    cause = f"approved-{decision_id}"
+    request = handoff.next_run_request(log, svc.store, project_id, AFTER_REVIEW[stage], cause)
+    if request is None or request.job_name is None:
+        return
+    try:
+        if not await svc.dagster.runs({handoff.RUN_KEY_TAG: request.run_key or ""}, limit=1):
+            tags = handoff.as_sensor(request, handoff.REVIEW_SENSOR)
+            await svc.dagster.launch(request.job_name, tags)
+    except ApiError as exc:
+        log.warning(f"{project_id}: {stage} hand-off failed ({exc}); the sensor will launch it")
 
 
 @api(
