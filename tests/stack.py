@@ -123,7 +123,9 @@ class Stack:
 
 
 @contextmanager
-def running_stack(root: Path) -> Iterator[Stack]:
+def running_stack(root: Path, **overrides: str) -> Iterator[Stack]:
+    """Daemon, webserver and one API instance on loopback; ``overrides`` replace environment
+    variables (e.g. ``DUBBING_STT_MODEL="base"``, ``DUBBING_REDIS_URL``)."""
     home = root / "dagster_home"
     storage_env = prepare_home(home)
     tokens = {
@@ -131,7 +133,7 @@ def running_stack(root: Path) -> Iterator[Stack]:
         for u, r in TOKENS.items()
     }
     (root / "tokens.json").write_text(json.dumps(tokens))
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(overrides.get("DUBBING_REDIS_URL", REDIS_URL)).flushdb()
     port = free_port()
     env = (
         os.environ
@@ -146,6 +148,7 @@ def running_stack(root: Path) -> Iterator[Stack]:
             "DUBBING_GRAPHQL_TIMEOUT_S": "3",
             "DUBBING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         }
+        | overrides
     )
     stack = Stack(root, env, port)
     with stack._exits, stack._webserver:

@@ -39,7 +39,7 @@ def _out(svc: Services, project_id: str, stage: Stage) -> ReviewOut:
         project_id=project_id,
         stage=stage.asset_name,  # type: ignore[arg-type]
         language=doc.language,
-        segments=[SegmentOut(**s.model_dump()) for s in segments.segments],
+        segments=[SegmentOut(**s.model_dump(exclude={"words"})) for s in segments.segments],
         decision=decision.decision if decision else "pending",
         reason=decision.reason if decision else None,
     )

@@ -48,6 +48,7 @@ class StageRun:
     events: EventPublisher
     project: Project
     engine_seconds: float = 0.0
+    engine_started_at: float | None = None  # wall clock of the first engine call
     _reported: float = field(default=-1.0, repr=False)
 
     def emit(self, type_: EventType, **fields: Any) -> None:
@@ -76,6 +77,8 @@ class StageRun:
     @contextmanager
     def engine(self) -> Iterator[None]:
         """Time spent inside engines, reported so orchestration overhead can be measured."""
+        if self.engine_started_at is None:
+            self.engine_started_at = time.time()
         started = time.perf_counter()
         try:
             yield
@@ -110,6 +113,8 @@ class StageRun:
         }
         meta.update({k: v for k, v in figures.items() if v is not None})
         meta["engine_seconds"] = round(self.engine_seconds, 3)
+        if self.engine_started_at is not None:  # stage-transition latency is measured to here
+            meta["engine_started_at"] = round(self.engine_started_at, 3)
         meta["attempt"] = self.context.retry_number + 1
         return meta
 

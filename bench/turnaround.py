@@ -1,0 +1,146 @@
+"""Turnaround of one project through the API, the real daemon and launched runs on the embedded
+default (SQLite, local artifacts, offline engines), each review approved the moment its gate
+opens (the script polls the run store every 50 ms).
+
+Per stage: engine seconds (inside the engine calls), run wall seconds, queue wait (created ->
+started), and transition latency (the previous run's success, or the approval, -> this stage's
+first engine call). Then total wall, real-time factor and orchestration overhead = total wall /
+sum of engine seconds.
+
+    python -m bench.turnaround --minutes 1        # the 60 s clip
+    python -m bench.turnaround --minutes 10       # the 10 min clip
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
+
+from bench.common import Report, arguments
+from bench.media import long_video
+from dubbing_pipeline import media
+from dubbing_pipeline.stages import Stage
+from tests.stack import running_stack
+
+REDIS_URL = "redis://127.0.0.1:6379/9"
+POLL_S = 0.05
+
+
+@dataclass
+class StageFigures:
+    stage: Stage
+    engine_s: float
+    run_wall_s: float
+    queue_wait_s: float
+    transition_s: float
+
+
+def main() -> None:
+    parser = arguments(__doc__ or "")
+    parser.add_argument("--minutes", type=float, default=1.0, help="clip length (default 1)")
+    parser.add_argument("--stt-model", default="base", help="base (default) or tiny.en")
+    parser.add_argument("--premium", action="store_true", help="include LIP_SYNC")
+    args = parser.parse_args()
+
+    video = long_video(args.minutes)
+    duration = media.probe(video).duration
+    with tempfile.TemporaryDirectory(prefix="bench-turnaround-") as tmp:
+        figures, wall = run_project(Path(tmp), video, args.stt_model, args.premium)
+
+    report = Report(f"turnaround {args.minutes:g} min clip, STT {args.stt_model}")
+    for f in figures:
+        name = f.stage.value
+        report.add(f"{name}.engine_s", f.engine_s)
+        report.add(f"{name}.run_wall_s", f.run_wall_s)
+        report.add(f"{name}.queue_wait_s", f.queue_wait_s)
+        report.add(f"{name}.transition_s", f.transition_s)
+    engine = sum(f.engine_s for f in figures)
+    automatic = [f.transition_s for f in figures if f.stage in (Stage.MUXING, Stage.LIP_SYNC)]
+    approved = [f.transition_s for f in figures if f.stage in (Stage.MT, Stage.TTS)]
+    overhead_target = "<= 1.5" if args.minutes <= 1 else "<= 1.15"
+    report.add("media_s", duration)
+    report.add("total_wall_s", wall)
+    report.add("engine_s", engine)
+    report.add("real_time_factor", wall / duration)
+    report.add("orchestration_overhead", wall / engine, overhead_target)
+    report.add("transition_after_success_p50_s", statistics.median(automatic), "<= 2")
+    report.add("transition_after_approval_p50_s", statistics.median(approved), "<= 2")
+    report.emit(args.json)
+
+
+def run_project(
+    root: Path, video: Path, stt_model: str, premium: bool
+) -> tuple[list[StageFigures], float]:
+    """Create the project and approve its reviews through the API, as users do; read the
+    figures from the run store."""
+    incoming = root / "artifacts" / "incoming"
+    incoming.mkdir(parents=True)
+    shutil.copy(video, incoming / "clip.mp4")
+    overrides = {"DUBBING_STT_MODEL": stt_model, "DUBBING_REDIS_URL": REDIS_URL}
+    with running_stack(root, **overrides) as stack:
+        os.environ["DAGSTER_HOME"] = stack.env["DAGSTER_HOME"]
+        api = stack.client("alice")
+        with DagsterInstance.get() as instance:
+            time.sleep(5)  # let the daemon load the code location before the clock starts
+            started = time.time()
+            body = {"videoUrl": "incoming/clip.mp4", "sourceLanguage": "en"}
+            body |= {"targetLanguage": "es", "premium": premium}
+            response = api.post("/api/projects", json=body)
+            response.raise_for_status()
+            project_id = response.json()["project"]["id"]
+            stages = [s for s in Stage if premium or s is not Stage.LIP_SYNC]
+            causes: dict[Stage, float] = {Stage.STT: started}
+            records: dict[Stage, RunRecord] = {}
+            for stage, after in zip(stages, [*stages[1:], None], strict=True):
+                records[stage] = _wait_for_success(instance, project_id, stage)
+                if after is None:
+                    break
+                if stage.needs_review:
+                    causes[after] = time.time()
+                    review = f"/api/projects/{project_id}/review/{stage.asset_name}/approve"
+                    approved = api.post(review, json={"edits": {}})
+                    assert approved.status_code == 200, approved.text
+                else:
+                    causes[after] = records[stage].end_time or time.time()
+            wall = (records[stages[-1]].end_time or time.time()) - started
+            return [_figures(instance, s, records[s], causes[s]) for s in stages], wall
+
+
+def _wait_for_success(instance: DagsterInstance, project_id: str, stage: Stage) -> RunRecord:
+    tags = {"dubbing/project": project_id, "dubbing/stage": stage.value}
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        records = instance.get_run_records(RunsFilter(tags=tags), limit=1)
+        if records and records[0].dagster_run.status == DagsterRunStatus.SUCCESS:
+            return records[0]
+        if records and records[0].dagster_run.status == DagsterRunStatus.FAILURE:
+            raise SystemExit(f"{stage} failed: run {records[0].dagster_run.run_id}")
+        time.sleep(POLL_S)
+    raise SystemExit(f"{stage} did not finish within an hour")
+
+
+def _figures(instance: DagsterInstance, stage: Stage, record: RunRecord, cause: float):
+    event = instance.get_latest_materialization_event(stage.key)
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    engine_s = float(metadata["engine_seconds"].value) if "engine_seconds" in metadata else 0.0
+    engine_at = metadata.get("engine_started_at")
+    begun = float(engine_at.value) if engine_at else (record.start_time or cause)
+    created = record.create_timestamp.timestamp()
+    return StageFigures(
+        stage=stage,
+        engine_s=engine_s,
+        run_wall_s=(record.end_time or 0) - (record.start_time or 0),
+        queue_wait_s=(record.start_time or created) - created,
+        transition_s=begun - cause,
+    )
+
+
+if __name__ == "__main__":
+    main()
