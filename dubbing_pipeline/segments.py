@@ -10,6 +10,15 @@ import webvtt
 from pydantic import BaseModel, Field, model_validator
 
 
+class Word(BaseModel):
+    """One recognised word and when it is spoken: what finer cues and lip-sync align to."""
+
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str
+    probability: float | None = Field(default=None, ge=0, le=1)
+
+
 class Segment(BaseModel):
     id: int
     start: float = Field(ge=0)
@@ -20,12 +29,31 @@ class Segment(BaseModel):
     source_text: str | None = Field(
         default=None, description="For translated segments: the approved text it came from."
     )
+    words: list[Word] | None = Field(
+        default=None,
+        description="Word timings from STT, while they still spell the text.",
+        exclude_if=lambda words: words is None,  # documents without words keep their hash
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Segment:
         if self.end < self.start:
             raise ValueError(f"segment {self.id} ends ({self.end}) before it starts ({self.start})")
         return self
+
+    @model_validator(mode="after")
+    def _no_stale_words(self) -> Segment:
+        """Timings of words the text no longer says would mislead whatever aligns to them: a
+        reviewer's edit or a translation replaces the text, so such words are dropped on load."""
+        if self.words is not None and _letters("".join(w.text for w in self.words)) != _letters(
+            self.text
+        ):
+            self.words = None
+        return self
+
+    def with_text(self, text: str, **changes: object) -> Segment:
+        """The same segment saying ``text``: its word timings no longer apply."""
+        return self.model_copy(update={"text": text, "words": None, **changes})
 
 
 class SegmentDoc(BaseModel):
@@ -57,7 +85,7 @@ class SegmentDoc(BaseModel):
     def with_texts(self, language: str, texts: list[str]) -> SegmentDoc:
         """The same timing with new texts (a translation), remembering the source text."""
         segments = [
-            s.model_copy(update={"text": t, "source_text": s.text, "confidence": None})
+            s.with_text(t, source_text=s.text, confidence=None)
             for s, t in zip(self.segments, texts, strict=True)
         ]
         return SegmentDoc(language=language, duration=self.duration, segments=segments)
@@ -89,6 +117,11 @@ def _cue_text(text: str) -> str:
     """A cue's text as both formats accept it: no blank lines, no '-->' (the timing arrow)."""
     lines = (line.strip().replace("-->", "→") for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _letters(text: str) -> str:
+    """Text without whitespace: how words and their segment compare in any script."""
+    return "".join(text.split())
 
 
 def _vtt_time(seconds: float) -> str:

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from dubbing_pipeline import media
-from dubbing_pipeline.engines.base import no_progress
-from dubbing_pipeline.engines.lipsync import RetimeLipSync
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts import EspeakTTS, PiperTTS
 from dubbing_pipeline.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.external.retime_lipsync import retime
 
 SENTENCE = "The children like to play in the green park near the river."
 
@@ -70,9 +69,11 @@ def test_retime_lipsync_stretches_video_to_a_longer_dub(tmp_path: Path, sample_v
     longer = tmp_path / "dub.wav"
     media.silence(longer, round((media.probe(sample_video).duration + 2.0) * media.DUB_SAMPLE_RATE))
     out = tmp_path / "out.mp4"
-    report = RetimeLipSync().lipsync(sample_video, longer, out, no_progress)
-    assert report.retime_factor == pytest.approx(1.1, abs=0.01)
-    assert "retimed" in report.note and report.model is None
+    fractions: list[float] = []
+    report = retime(sample_video, longer, out, progress=fractions.append)
+    assert report["retime_factor"] == pytest.approx(1.1, abs=0.01)
+    assert "retimed" in report["note"] and report["model"] == "none"
+    assert fractions[0] == 0.1 and fractions[-1] == 1.0 and fractions == sorted(fractions)
     info = media.probe(out)
     video = next(s for s in info.raw["streams"] if s["codec_type"] == "video")
     assert float(video["duration"]) == pytest.approx(22.0, abs=0.1)

@@ -1,13 +1,17 @@
-"""LIP_SYNC: premium projects only; a standard project's partition is never materialised."""
+"""LIP_SYNC: premium projects only; a standard project's partition is never materialised.
+
+The lip-sync model runs as an external program through Dagster Pipes (``engines/lipsync.py``):
+its log lines and progress land in this run's event log, its metadata in the materialisation.
+"""
 
 from collections.abc import Iterator
 from contextlib import ExitStack
 
-from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
+from dagster import AssetExecutionContext, MaterializeResult
 
 from dubbing_pipeline.assets.common import stage_asset, stage_run
 from dubbing_pipeline.assets.speech import DUB_TRACK
-from dubbing_pipeline.engines.base import LipSyncer
+from dubbing_pipeline.engines.lipsync import PipesLipSync
 from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
@@ -24,7 +28,7 @@ def lipsynced_video(
     context: AssetExecutionContext,
     store: ArtifactStore,
     events: EventPublisher,
-    lipsync: ResourceParam[LipSyncer],
+    lipsync: PipesLipSync,
 ) -> Iterator[MaterializeResult]:
     with stage_run(context, Stage.LIP_SYNC, store, events) as run:
         if not run.project.premium:
@@ -39,13 +43,6 @@ def lipsynced_video(
             )
             out = stack.enter_context(store.writing(uri))
             with run.engine():
-                report = lipsync.lipsync(video, audio, out, run.progress)
-        yield MaterializeResult(
-            metadata=run.metadata(
-                {"video": uri},
-                engine=report.engine,
-                model=report.model or "none",
-                note=report.note,
-                retime_factor=report.retime_factor,
-            )
-        )
+                reported = lipsync.lipsync(context, video, audio, out, run.progress)
+        # The program's figures (engine, model, note, retime_factor, ...); ours win on a clash.
+        yield MaterializeResult(metadata={**reported, **run.metadata({"video": uri})})

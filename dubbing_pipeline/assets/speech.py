@@ -1,7 +1,8 @@
 """TTS: one clip per approved translated segment, fitted onto the source timeline as the dub track.
 
 Clips are cached by content (voice + language + text), so editing one segment in review
-re-synthesises only that segment.
+re-synthesises only that segment. An engine that clones voices gets each speaker's reference clip,
+cut once from the source video (``voices.py``); its hash is part of the clip's key.
 """
 
 import hashlib
@@ -11,7 +12,7 @@ from pathlib import Path
 from dagster import AssetExecutionContext, Config, MaterializeResult, ResourceParam
 from pydantic import Field
 
-from dubbing_pipeline import media, review
+from dubbing_pipeline import media, review, voices
 from dubbing_pipeline.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.engines.base import SpeechSynthesizer
 from dubbing_pipeline.events import EventPublisher
@@ -19,6 +20,7 @@ from dubbing_pipeline.segments import Segment
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
 from dubbing_pipeline.timing import plan_track, render_track
+from dubbing_pipeline.voices import VoiceReference
 
 DUB_TRACK = "dub_track.wav"
 
@@ -45,9 +47,14 @@ def speech(
         tts.check_language(doc.language)
         spoken = [s for s in doc.segments if s.text.strip()]
         with ExitStack() as stack:
+            references: dict[str, VoiceReference] = {}
+            if rate := tts.reference_sample_rate:  # only cloning engines get references
+                speakers = sorted({s.speaker for s in spoken})
+                references = _references(run, speakers, rate, stack)
             clips, synthesized = [], 0
             for i, segment in enumerate(spoken):
-                uri, created = _clip(run, tts, doc.language, segment)
+                voice = references.get(segment.speaker)
+                uri, created = _clip(run, tts, doc.language, segment, voice)
                 synthesized += created
                 clips.append(stack.enter_context(store.reading(uri)))
                 run.progress(0.7 * (i + 1) / len(spoken))
@@ -73,20 +80,53 @@ def speech(
                 clips_synthesized=synthesized,
                 clips_reused=len(spoken) - synthesized,
                 voice=tts.voice_id,
+                voice_references={
+                    r.speaker: {"seconds": round(r.seconds, 2), "sha256": r.sha256}
+                    for r in references.values()
+                }
+                or None,
                 language=doc.language,
                 **plan.summary(),
             )
         )
 
 
+def _references(
+    run: StageRun, speakers: list[str], sample_rate: int, stack: ExitStack
+) -> dict[str, VoiceReference]:
+    """Each speaker's reference clip, cut from the source video under the approved transcript's
+    timing and kept in the store, so later runs (and retries) reuse the very same clip."""
+    source = review.approved_segments(run.store, run.project.id, Stage.STT)
+    video: Path | None = None
+    references = {}
+    for speaker in speakers:
+        spans = voices.select_spans(source.segments, speaker)
+        if not spans:
+            continue  # not in the transcript: the engine decides what an unknown speaker gets
+        name = voices.reference_name(speaker, spans, sample_rate, run.project.video_uri)
+        uri = run.uri(f"voices/{name}")
+        if not run.store.exists(uri):
+            video = video or stack.enter_context(run.store.reading(run.project.video_uri))
+            with run.store.writing(uri) as out:
+                voices.cut_reference(video, spans, out, sample_rate)
+        path = stack.enter_context(run.store.reading(uri))
+        references[speaker] = voices.load_reference(speaker, path)
+    return references
+
+
 def _clip(
-    run: StageRun, tts: SpeechSynthesizer, language: str, segment: Segment
+    run: StageRun,
+    tts: SpeechSynthesizer,
+    language: str,
+    segment: Segment,
+    voice: VoiceReference | None,
 ) -> tuple[str, bool]:
     """The clip's URI in the content-addressed cache, synthesising it only if it is new."""
-    key = hashlib.sha256(f"{tts.voice_id}\n{language}\n{segment.text}".encode()).hexdigest()[:24]
+    parts = [tts.voice_id, *([voice.sha256] if voice else []), language, segment.text]
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
     uri = run.uri(f"clips/{key}.wav")
     if run.store.exists(uri):
         return uri, False
     with run.store.writing(uri) as out, run.engine():
-        tts.synthesize(segment.text, language, Path(out))
+        tts.synthesize(segment.text, language, Path(out), voice)
     return uri, True

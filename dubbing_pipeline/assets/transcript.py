@@ -41,10 +41,13 @@ def transcript(
                 uris,
                 duration_s=round(info.duration, 3),
                 segments=len(doc.segments),
+                words=sum(len(s.text.split()) for s in doc.segments),
+                timed_words=sum(len(s.words or []) for s in doc.segments),
                 mean_confidence=doc.mean_confidence,
                 language=doc.language,
                 language_detected=language is None,
                 language_probability=result.language_probability,
+                **{f"stt_{k}": v for k, v in result.engine.items()},
                 review="awaiting review",
             ),
         )

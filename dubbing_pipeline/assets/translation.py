@@ -39,6 +39,7 @@ def translation(
                 words_in=sum(len(s.text.split()) for s in source.segments),
                 words_out=sum(len(s.text.split()) for s in doc.segments),
                 language_pair=f"{source.language}->{target}",
+                engine=type(mt).__name__,
                 review="awaiting review",
             )
         )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from dubbing_pipeline.segments import Segment
+from dubbing_pipeline.voices import VoiceReference
 
 Progress = Callable[[float], None]
 """Called by engines with the fraction done (0.0-1.0) as they work."""
@@ -23,6 +24,7 @@ class Transcription:
     language_probability: float | None
     duration: float
     segments: list[Segment]
+    engine: dict[str, str | int | bool] = field(default_factory=dict)  # how it was made
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,6 @@ class SubtitleTrack:
     path: Path
     language: str
     title: str
-
-
-@dataclass(frozen=True)
-class LipSyncReport:
-    engine: str
-    model: str | None
-    note: str
-    retime_factor: float
 
 
 @runtime_checkable
@@ -65,10 +59,18 @@ class SpeechSynthesizer(Protocol):
         """Identifies engine + voice + settings; part of the clip cache key."""
         ...
 
+    @property
+    def reference_sample_rate(self) -> int | None:
+        """The rate at which the engine wants a speaker reference clip (voice cloning); None
+        for engines with fixed voices, so no reference is cut for them."""
+        ...
+
     def check_language(self, language: str) -> None: ...
 
-    def synthesize(self, text: str, language: str, out: Path) -> None:
-        """Write one mono WAV clip for ``text``."""
+    def synthesize(
+        self, text: str, language: str, out: Path, voice: VoiceReference | None = None
+    ) -> None:
+        """Write one mono WAV clip for ``text``, in the voice of ``voice`` if the engine clones."""
         ...
 
 
@@ -82,8 +84,3 @@ class Muxer(Protocol):
         subtitles: Sequence[SubtitleTrack],
         out: Path,
     ) -> None: ...
-
-
-@runtime_checkable
-class LipSyncer(Protocol):
-    def lipsync(self, video: Path, audio: Path, out: Path, progress: Progress) -> LipSyncReport: ...

@@ -1,20 +1,35 @@
-"""Speech-to-text with faster-whisper (CTranslate2), int8 on CPU, float16 on GPU."""
+"""Speech-to-text with faster-whisper (CTranslate2): int8 on CPU, float16 and batches on GPU."""
 
 from __future__ import annotations
 
+import gc
 import math
-from functools import lru_cache
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.models import whisper_model_path
-from dubbing_pipeline.segments import Segment
+from dubbing_pipeline.errors import JobErrorType, JobProcessingError, classify
+from dubbing_pipeline.segments import Segment, Word
+
+if TYPE_CHECKING:
+    import numpy as np
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import TranscriptionInfo
+    from faster_whisper.transcribe import Word as WhisperWord
 
 Device = Literal["auto", "cpu", "cuda"]
+T = TypeVar("T")
+
+GPU_BATCH_SIZE = 16
+SAMPLE_RATE = 16_000  # what faster-whisper decodes audio to
+WINDOW_S = 30  # Whisper's input window: the batched pipeline's chunks without VAD
 
 
 class FasterWhisperSTT(ConfigurableResource):
@@ -24,50 +39,219 @@ class FasterWhisperSTT(ConfigurableResource):
     model: str = "base"
     device: Device = "auto"
     compute_type: str = Field(default="auto", description="auto: float16 on cuda, int8 on cpu")
+    batch_size: int = Field(
+        default=0,
+        ge=0,
+        description=f"> 1: the batched pipeline; 0: {GPU_BATCH_SIZE} on cuda, sequential on cpu",
+    )
     beam_size: int = 5
     vad_filter: bool = True
+    word_timestamps: bool = True
     cpu_threads: int = 0
+    keep_on_gpu: bool = Field(
+        default=False,
+        description="Keep the model on the GPU after transcribing; by default its memory goes "
+        "back for the stages after STT.",
+    )
 
     def transcribe(self, media: Path, language: str | None, progress: Progress) -> Transcription:
-        model = _load_model(whisper_model_path(self.model), *self._placement(), self.cpu_threads)
-        segments, info = model.transcribe(
-            str(media),
-            language=language,
-            beam_size=self.beam_size,
-            vad_filter=self.vad_filter,
-            condition_on_previous_text=False,
+        device, compute_type = resolve_placement(self.device, self.compute_type)
+        batch_size = self.batch_size or (GPU_BATCH_SIZE if device == "cuda" else 1)
+        path = whisper_model_path(self.model)
+        try:
+            model = _load_model(path, device, compute_type, self.cpu_threads)
+            from faster_whisper import decode_audio
+
+            audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
+            (info, segments), used = smaller_batch_on_oom(
+                lambda size: self._decode(model, audio, language, size, progress), batch_size
+            )
+        finally:
+            if device == "cuda" and not self.keep_on_gpu:
+                release_models("cuda")
+        return Transcription(
+            info.language,
+            round(float(info.language_probability), 4),
+            info.duration,
+            segments,
+            engine={
+                "model": self.model,
+                "device": device,
+                "compute_type": compute_type,
+                "batch_size": used,
+                "vad_filter": self.vad_filter,
+            },
         )
+
+    def _decode(
+        self,
+        model: WhisperModel,
+        audio: np.ndarray,
+        language: str | None,
+        batch_size: int,
+        progress: Progress,
+    ) -> tuple[TranscriptionInfo, list[Segment]]:
+        """One pass over the audio, sequential or batched; segments come out as they decode."""
+        from faster_whisper import BatchedInferencePipeline
+
+        options = {
+            "language": language,
+            "beam_size": self.beam_size,
+            "vad_filter": self.vad_filter,
+            "word_timestamps": self.word_timestamps,
+            "condition_on_previous_text": False,  # no runaway repetition across segments
+        }
+        if batch_size > 1:
+            pipeline = BatchedInferencePipeline(model)
+            found, info = pipeline.transcribe(
+                audio,
+                batch_size=batch_size,
+                without_timestamps=False,  # sentence-level segments, not one per 30 s chunk
+                clip_timestamps=None if self.vad_filter else _windows(len(audio)),
+                **options,
+            )
+        else:
+            found, info = model.transcribe(audio, **options)
         out: list[Segment] = []
-        for seg in segments:  # a generator: decoding happens while we iterate
+        for seg in found:  # a generator: decoding happens while we iterate
             text = seg.text.strip()
             if text:
-                out.append(
-                    Segment(
-                        id=len(out),
-                        start=round(seg.start, 3),
-                        end=round(seg.end, 3),
-                        text=text,
-                        confidence=round(min(1.0, math.exp(seg.avg_logprob)), 4),
-                    )
-                )
-            progress(min(1.0, seg.end / info.duration) if info.duration else 1.0)
-        return Transcription(info.language, info.language_probability, info.duration, out)
-
-    def _placement(self) -> tuple[str, str]:
-        device = self.device
-        if device == "auto":
-            import ctranslate2
-
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute = self.compute_type
-        if compute == "auto":
-            compute = "float16" if device == "cuda" else "int8"
-        return device, compute
+                out.append(_segment(len(out), seg.start, seg.end, text, seg.avg_logprob, seg.words))
+            progress(min(1.0, float(seg.end) / info.duration) if info.duration else 1.0)
+        progress(1.0)  # trailing silence has no segment to report it
+        return info, out
 
 
-@lru_cache(maxsize=2)
-def _load_model(path: str, device: str, compute_type: str, cpu_threads: int):
+def resolve_placement(device: str, compute_type: str) -> tuple[str, str]:
+    """'auto' means a GPU when CTranslate2 sees one; compute 'auto' means float16 on a GPU that
+    supports it (else int8_float32) and int8 on CPU, the fastest types that keep accuracy."""
+    import ctranslate2
+
+    gpus = ctranslate2.get_cuda_device_count()
+    if device == "auto":
+        device = "cuda" if gpus > 0 else "cpu"
+    elif device == "cuda" and gpus == 0:
+        raise JobProcessingError(
+            "STT device 'cuda' was asked for but CTranslate2 sees no CUDA device",
+            JobErrorType.PERMANENT,
+        )
+    if compute_type == "auto":
+        if device == "cuda":
+            supported = ctranslate2.get_supported_compute_types("cuda")
+            compute_type = "float16" if "float16" in supported else "int8_float32"
+        else:
+            compute_type = "int8"
+    return device, compute_type
+
+
+def smaller_batch_on_oom(attempt: Callable[[int], T], batch_size: int) -> tuple[T, int]:
+    """``attempt(batch_size)``; out of memory, free what is cached and try once at half the batch.
+    Out of memory again, or with no smaller batch to try, it is a RESOURCE error: a later retry
+    may find the GPU less busy. Returns the result and the batch size that produced it."""
+    if batch_size > 1:
+        try:
+            return attempt(batch_size), batch_size
+        except Exception as exc:  # CTranslate2: RuntimeError("CUDA failed ... out of memory")
+            if not _out_of_memory(exc):
+                raise
+            _free_cached_memory()
+            batch_size //= 2
+    try:
+        return attempt(batch_size), batch_size
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        _free_cached_memory()
+        raise JobProcessingError(
+            f"out of memory transcribing at batch size {batch_size}: {exc}", JobErrorType.RESOURCE
+        ) from exc
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    return classify(exc).error_type is JobErrorType.RESOURCE
+
+
+_models: dict[tuple[str, str, str, int], WhisperModel] = {}
+_models_lock = threading.Lock()
+
+
+def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> WhisperModel:
     """Models load once per process: the first stage pays, retries and later segments don't."""
-    from faster_whisper import WhisperModel
+    key = (path, device, compute_type, cpu_threads)
+    with _models_lock:
+        if key not in _models:
+            from faster_whisper import WhisperModel
 
-    return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+            _models[key] = WhisperModel(
+                path, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+            )
+        return _models[key]
+
+
+def cached_models() -> list[tuple[str, str, str, int]]:
+    """(path, device, compute_type, cpu_threads) of each model this process holds."""
+    with _models_lock:
+        return list(_models)
+
+
+def release_models(device: str | None = None) -> int:
+    """Drop the cached models (those on ``device``, or all) and give their memory back: on a GPU
+    the next stage needs it more than STT needs a warm model. Returns how many were dropped."""
+    with _models_lock:
+        dropped = [key for key in _models if device is None or key[1] == device]
+        for key in dropped:
+            del _models[key]  # CTranslate2 frees a model's memory when its last user lets go
+    if dropped:
+        _free_cached_memory()
+    return len(dropped)
+
+
+def _free_cached_memory() -> None:
+    """Collect unreachable models, then let torch (if another engine loaded it) return the GPU
+    memory its allocator caches."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _windows(samples: int) -> list[dict[str, float]]:
+    """Whisper-sized windows over the whole audio: the batched pipeline's chunks without VAD."""
+    seconds = samples / SAMPLE_RATE
+    starts = range(0, math.ceil(seconds), WINDOW_S)
+    return [{"start": s, "end": min(s + WINDOW_S, seconds)} for s in starts]
+
+
+def _segment(
+    index: int,
+    start: float,
+    end: float,
+    text: str,
+    avg_logprob: float,
+    words: Sequence[WhisperWord] | None,
+) -> Segment:
+    """A segment; its confidence is the geometric mean of its words' probabilities when there are
+    words (faster-whisper's avg_logprob is shared by every segment of a 30 s window), else
+    exp(avg_logprob)."""
+    timed = [
+        Word(
+            start=round(float(w.start), 3),
+            end=round(float(w.end), 3),
+            text=w.word.strip(),
+            probability=round(min(1.0, max(0.0, float(w.probability))), 4),
+        )
+        for w in words or []
+        if w.word.strip()
+    ]
+    if timed:
+        logprob = sum(math.log(max(w.probability or 0.0, 1e-6)) for w in timed) / len(timed)
+    else:
+        logprob = avg_logprob
+    return Segment(
+        id=index,
+        start=round(float(start), 3),
+        end=round(float(end), 3),
+        text=text,
+        confidence=round(min(1.0, math.exp(logprob)), 4),
+        words=timed or None,
+    )

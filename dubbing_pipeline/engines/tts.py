@@ -13,6 +13,7 @@ from dubbing_pipeline import languages
 from dubbing_pipeline.engines._process import run_tool
 from dubbing_pipeline.engines.models import piper_voice_path
 from dubbing_pipeline.errors import JobErrorType, JobProcessingError, validation_error
+from dubbing_pipeline.voices import VoiceReference
 
 
 class EspeakTTS(ConfigurableResource):
@@ -31,12 +32,16 @@ class EspeakTTS(ConfigurableResource):
         if len(run_tool([self.binary, f"--voices={voice}"]).strip().splitlines()) < 2:
             raise validation_error(f"espeak-ng has no voice for {language!r}")
 
-    def synthesize(self, text: str, language: str, out: Path) -> None:
-        voice = self.voice or languages.base(language)
-        run_tool(
-            [self.binary, "-v", voice, "-s", str(self.words_per_minute), "-w", str(out), "--stdin"],
-            stdin=text,
-        )
+    @property
+    def reference_sample_rate(self) -> None:
+        return None  # fixed voices: a speaker reference would be ignored, so none is cut
+
+    def synthesize(
+        self, text: str, language: str, out: Path, voice: VoiceReference | None = None
+    ) -> None:
+        voice_name = self.voice or languages.base(language)
+        args = ["-v", voice_name, "-s", str(self.words_per_minute), "-w", str(out), "--stdin"]
+        run_tool([self.binary, *args], stdin=text)
 
 
 class PiperTTS(ConfigurableResource):
@@ -56,12 +61,18 @@ class PiperTTS(ConfigurableResource):
                 f"Piper voice {Path(self._model()).stem} speaks {voice_language}, not {language}"
             )
 
-    def synthesize(self, text: str, language: str, out: Path) -> None:
+    @property
+    def reference_sample_rate(self) -> None:
+        return None  # one fixed voice per model
+
+    def synthesize(
+        self, text: str, language: str, out: Path, voice: VoiceReference | None = None
+    ) -> None:
         from piper import SynthesisConfig
 
-        voice = _load_voice(self._model())
+        piper_voice = _load_voice(self._model())
         with wave.open(str(out), "wb") as wav:
-            voice.synthesize_wav(
+            piper_voice.synthesize_wav(
                 text, wav, syn_config=SynthesisConfig(length_scale=self.length_scale)
             )
 
