@@ -3,9 +3,9 @@ default (SQLite, local artifacts, offline engines), each review approved the mom
 opens (the script polls the run store every 50 ms).
 
 Per stage: engine seconds (inside the engine calls), run wall seconds, queue wait (created ->
-started), and transition latency (the previous run's success, or the approval, -> this stage's
-first engine call). Then total wall, real-time factor and orchestration overhead = total wall /
-sum of engine seconds.
+dequeued), launch (dequeued -> run process started), start -> first engine call, and transition
+latency (the previous run's success, or the approval, -> this stage's first engine call). Then
+total wall, real-time factor and orchestration overhead = total wall / sum of engine seconds.
 
     python -m bench.turnaround --minutes 1        # the 60 s clip
     python -m bench.turnaround --minutes 10       # the 10 min clip
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 
 from bench.common import Report, arguments
 from bench.media import long_video
@@ -31,6 +31,7 @@ from tests.stack import running_stack
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 POLL_S = 0.05
+DEQUEUED = {DagsterEventType.RUN_STARTING}  # the run queue handed it to the launcher
 
 
 @dataclass
@@ -38,7 +39,9 @@ class StageFigures:
     stage: Stage
     engine_s: float
     run_wall_s: float
-    queue_wait_s: float
+    queue_wait_s: float  # created -> dequeued by the run queue
+    launch_s: float  # dequeued -> the run process started (spawn, imports, code load)
+    start_to_engine_s: float  # run started -> first engine call
     transition_s: float
 
 
@@ -60,6 +63,8 @@ def main() -> None:
         report.add(f"{name}.engine_s", f.engine_s)
         report.add(f"{name}.run_wall_s", f.run_wall_s)
         report.add(f"{name}.queue_wait_s", f.queue_wait_s)
+        report.add(f"{name}.launch_s", f.launch_s)
+        report.add(f"{name}.start_to_engine_s", f.start_to_engine_s)
         report.add(f"{name}.transition_s", f.transition_s)
     engine = sum(f.engine_s for f in figures)
     automatic = [f.transition_s for f in figures if f.stage in (Stage.MUXING, Stage.LIP_SYNC)]
@@ -133,11 +138,18 @@ def _figures(instance: DagsterInstance, stage: Stage, record: RunRecord, cause: 
     engine_at = metadata.get("engine_started_at")
     begun = float(engine_at.value) if engine_at else (record.start_time or cause)
     created = record.create_timestamp.timestamp()
+    started = record.start_time or created
+    dequeued = next(
+        (e.timestamp for e in instance.all_logs(record.dagster_run.run_id, of_type=DEQUEUED)),
+        started,
+    )
     return StageFigures(
         stage=stage,
         engine_s=engine_s,
-        run_wall_s=(record.end_time or 0) - (record.start_time or 0),
-        queue_wait_s=(record.start_time or created) - created,
+        run_wall_s=(record.end_time or 0) - started,
+        queue_wait_s=dequeued - created,
+        launch_s=started - dequeued,
+        start_to_engine_s=begun - started,
         transition_s=begun - cause,
     )
 
