@@ -18,6 +18,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from bench.common import Report, arguments
 from bench.media import long_video
 from dubbing_pipeline import media
 from dubbing_pipeline.stages import Stage
-from tests.stack import running_stack
+from tests.stack import CELERY_ENV, celery_workers, running_stack
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 POLL_S = 0.05
@@ -50,14 +51,20 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=1.0, help="clip length (default 1)")
     parser.add_argument("--stt-model", default="base", help="base (default) or tiny.en")
     parser.add_argument("--premium", action="store_true", help="include LIP_SYNC")
+    parser.add_argument(
+        "--profile",
+        choices=("embedded", "celery"),
+        default="embedded",
+        help="embedded: SQLite, a process per run (default); celery: Postgres, warm workers",
+    )
     args = parser.parse_args()
 
     video = long_video(args.minutes)
     duration = media.probe(video).duration
     with tempfile.TemporaryDirectory(prefix="bench-turnaround-") as tmp:
-        figures, wall = run_project(Path(tmp), video, args.stt_model, args.premium)
+        figures, wall = run_project(Path(tmp), video, args.stt_model, args.premium, args.profile)
 
-    report = Report(f"turnaround {args.minutes:g} min clip, STT {args.stt_model}")
+    report = Report(f"turnaround {args.minutes:g} min clip, STT {args.stt_model}, {args.profile}")
     for f in figures:
         name = f.stage.value
         report.add(f"{name}.engine_s", f.engine_s)
@@ -81,7 +88,7 @@ def main() -> None:
 
 
 def run_project(
-    root: Path, video: Path, stt_model: str, premium: bool
+    root: Path, video: Path, stt_model: str, premium: bool, profile: str
 ) -> tuple[list[StageFigures], float]:
     """Create the project and approve its reviews through the API, as users do; read the
     figures from the run store."""
@@ -89,8 +96,16 @@ def run_project(
     incoming.mkdir(parents=True)
     shutil.copy(video, incoming / "clip.mp4")
     overrides = {"DUBBING_STT_MODEL": stt_model, "DUBBING_REDIS_URL": REDIS_URL}
-    with running_stack(root, **overrides) as stack:
-        os.environ["DAGSTER_HOME"] = stack.env["DAGSTER_HOME"]
+    if profile == "celery":  # Postgres storage, runs on two warm Celery workers
+        os.environ["DUBBING_TEST_STORAGE"] = "postgres"
+        overrides |= CELERY_ENV
+    with ExitStack() as running:
+        stack = running.enter_context(
+            running_stack(root, "celery" if profile == "celery" else "postgres", **overrides)
+        )
+        if profile == "celery":
+            running.enter_context(celery_workers(root, stack.env))
+        os.environ.update(stack.env)
         api = stack.client("alice")
         with DagsterInstance.get() as instance:
             time.sleep(5)  # let the daemon load the code location before the clock starts

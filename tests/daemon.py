@@ -4,12 +4,10 @@ events on a private Redis database; and waiting helpers for tests that drive it.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import redis
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
@@ -18,11 +16,10 @@ from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.manager import JobManager
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
-from tests.stack import BIN, REDIS_URL, ROOT, process
+from tests.stack import BIN, REDIS_URL, ROOT, process, wait_until
 from tests.storage import prepare_home
 
 DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
-T = TypeVar("T")
 
 
 @dataclass
@@ -48,16 +45,6 @@ class Daemon:
             return None
 
         return wait_until(done, timeout, f"{stage} of {project_id} to finish")
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"waited {timeout} s for {what}")
 
 
 @contextmanager

@@ -11,10 +11,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import redis
@@ -23,6 +24,7 @@ from tests.storage import prepare_home
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+T = TypeVar("T")
 REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own, flushed per stack
 MAX_UPLOAD = 4 * 1024 * 1024
 TOKENS = {"alice": "user", "bob": "user", "root": "admin", "worker": "worker"}
@@ -53,6 +55,16 @@ def process(args: list[str], log: Path, env: dict[str, str]) -> Iterator[subproc
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
+
+
+def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"waited {timeout} s for {what}")
 
 
 def wait_http(url: str, timeout: float = 90) -> None:
@@ -123,11 +135,12 @@ class Stack:
 
 
 @contextmanager
-def running_stack(root: Path, **overrides: str) -> Iterator[Stack]:
+def running_stack(root: Path, profile: str = "postgres", **overrides: str) -> Iterator[Stack]:
     """Daemon, webserver and one API instance on loopback; ``overrides`` replace environment
-    variables (e.g. ``DUBBING_STT_MODEL="base"``, ``DUBBING_REDIS_URL``)."""
+    variables (e.g. ``DUBBING_STT_MODEL="base"``, ``DUBBING_REDIS_URL``); ``profile`` is the
+    profiles/ folder used on Postgres."""
     home = root / "dagster_home"
-    storage_env = prepare_home(home)
+    storage_env = prepare_home(home, profile)
     tokens = {
         hashlib.sha256(token(u).encode()).hexdigest(): {"user": u, "role": r}
         for u, r in TOKENS.items()
@@ -162,3 +175,46 @@ def running_stack(root: Path, **overrides: str) -> Iterator[Stack]:
         stack.start_webserver()
         stack.start_api()
         yield stack
+
+
+CELERY_ENV = {
+    "DUBBING_CELERY_BROKER": "redis://127.0.0.1:6379/13",
+    "DUBBING_CELERY_BACKEND": "redis://127.0.0.1:6379/14",
+    "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # the worker script runs dagster-celery
+}
+
+
+@dataclass
+class Worker:
+    queue: str
+    pid: int  # the celery process itself (solo pool: runs execute in it)
+    log: Path
+
+
+@contextmanager
+def celery_workers(root: Path, env: dict[str, str]) -> Iterator[list[Worker]]:
+    """Two workers of profiles/celery on loopback: ``dubbing-gpu`` and ``dubbing-cpu``."""
+    for url in (env["DUBBING_CELERY_BROKER"], env["DUBBING_CELERY_BACKEND"]):
+        redis.Redis.from_url(url).flushdb()
+    with ExitStack() as stack:
+        workers = []
+        for queue, name in (("dubbing-gpu", "gpu1"), ("dubbing-cpu", "cpu1")):
+            log = root / f"worker-{name}.log"
+            script = str(ROOT / "profiles" / "celery" / "worker")
+            cli = stack.enter_context(process([script, queue, name], log, env))
+            pid = wait_until(lambda cli=cli: _celery_child(cli.pid), 60, f"{name} to start")
+            wait_until(lambda log=log: "ready." in log.read_text(), 90, f"{name} to be ready")
+            workers.append(Worker(queue, pid, log))
+        yield workers
+
+
+def _celery_child(parent: int) -> int | None:
+    """The celery process the worker script's ``dagster-celery`` CLI started."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            return int(stat.parent.name)
+    return None

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from dagster import DagsterEventType, EventRecordsFilter
 
 from dubbing_pipeline import media
 from dubbing_pipeline.placement import CELERY_QUEUE_TAG, celery_queue
 from dubbing_pipeline.stages import Stage
-from tests.daemon import REDIS_URL, Daemon, running_daemon, wait_until
-from tests.stack import BIN, ROOT, process
+from tests.daemon import REDIS_URL, Daemon, running_daemon
+from tests.stack import CELERY_ENV, Worker, celery_workers
 from tests.storage import on_postgres
 
 pytestmark = [
@@ -28,16 +25,7 @@ pytestmark = [
         reason="Celery workers share the instance through Postgres: the Postgres pass runs this",
     ),
 ]
-BROKER = "redis://127.0.0.1:6379/13"
-BACKEND = "redis://127.0.0.1:6379/14"
 STANDARD_STAGES = (Stage.STT, Stage.MT, Stage.TTS, Stage.MUXING)
-
-
-@dataclass
-class Worker:
-    queue: str
-    pid: int  # the celery process itself (solo pool: runs execute in it)
-    log: Path
 
 
 @pytest.fixture
@@ -46,20 +34,12 @@ def celery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Da
     monkeypatch.setenv("DUBBING_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("DUBBING_STT_MODEL", "tiny.en")
     monkeypatch.setenv("DUBBING_REDIS_URL", REDIS_URL)
-    monkeypatch.setenv("DUBBING_CELERY_BROKER", BROKER)
-    monkeypatch.setenv("DUBBING_CELERY_BACKEND", BACKEND)
-    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    for url in (BROKER, BACKEND):
-        redis.Redis.from_url(url).flushdb()
-    with running_daemon(tmp_path, profile="celery") as daemon, ExitStack() as stack:
-        workers = []
-        for queue, name in (("dubbing-gpu", "gpu1"), ("dubbing-cpu", "cpu1")):
-            log = tmp_path / f"worker-{name}.log"
-            script = str(ROOT / "profiles" / "celery" / "worker")
-            cli = stack.enter_context(process([script, queue, name], log, os.environ.copy()))
-            pid = wait_until(lambda cli=cli: _celery_child(cli.pid), 60, f"{name} to start")
-            wait_until(lambda log=log: "ready." in log.read_text(), 90, f"{name} to be ready")
-            workers.append(Worker(queue, pid, log))
+    for name, value in CELERY_ENV.items():
+        monkeypatch.setenv(name, value)
+    with (
+        running_daemon(tmp_path, profile="celery") as daemon,
+        celery_workers(tmp_path, os.environ.copy()) as workers,
+    ):
         yield daemon, workers
 
 
@@ -95,15 +75,3 @@ def test_a_project_completes_with_its_steps_on_two_celery_workers(
     dubbed = media.probe(Path(materialization.metadata["video_uri"].value))
     audio = [s for s in dubbed.raw["streams"] if s["codec_type"] == "audio"]
     assert [s["tags"]["language"] for s in audio] == ["spa"]
-
-
-def _celery_child(parent: int) -> int | None:
-    """The celery process the worker script's ``dagster-celery`` CLI started."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            return int(stat.parent.name)
-    return None
