@@ -3,18 +3,21 @@
 Rules: every clip starts exactly where its source segment starts (to the sample); it may use the
 time up to the next segment's start (its slot); it is sped up only as far as needed and never
 beyond ``max_speedup``; what still does not fit is cut with a short fade and reported; the track
-has exactly the source's length. Planning is pure arithmetic; rendering streams through ffmpeg.
+has exactly the source's length. Planning is pure arithmetic; rendering streams each clip from
+ffmpeg into the one output WAV, so an hour-long track costs no more memory than a minute's.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
+import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dubbing_pipeline import media
+
+SAMPLE_BYTES = 2  # the dub track is 16-bit mono
 
 
 @dataclass(frozen=True)
@@ -98,24 +101,36 @@ def render_track(
     out: Path,
     progress: Callable[[float], None] = lambda _: None,
 ) -> None:
-    """Write the dub track: leading silence, then each clip fitted to exactly its slot."""
-    with tempfile.TemporaryDirectory(prefix="dub-track-") as tmp:
-        parts: list[Path] = []
-        if plan.lead_samples:
-            lead = Path(tmp) / "lead.wav"
-            media.silence(lead, plan.lead_samples)
-            parts.append(lead)
+    """Write the dub track: leading silence, then each clip fitted to exactly its slot, appended
+    to the WAV chunk by chunk as ffmpeg produces it (no part files, no clip held in memory)."""
+    with wave.open(str(out), "wb") as track:
+        track.setnchannels(1)
+        track.setsampwidth(SAMPLE_BYTES)
+        track.setframerate(plan.sample_rate)
+        _silence(track, plan.lead_samples)
         for i, (placement, clip) in enumerate(zip(plan.placements, clips, strict=True)):
             if placement.slot_samples == 0:
                 continue  # a zero-length slot (two segments at one instant) is reported overflow
-            part = Path(tmp) / f"{i:06d}.wav"
-            media.fit_clip(
+            pcm = media.fitted_pcm(
                 clip,
-                part,
                 tempo=placement.tempo,
                 samples=placement.slot_samples,
                 fade_out=placement.overflow_samples > 0,
+                rate=plan.sample_rate,
             )
-            parts.append(part)
+            left = placement.slot_samples * SAMPLE_BYTES
+            for chunk in pcm:
+                track.writeframesraw(chunk[:left])
+                left -= min(left, len(chunk))
+            # ffmpeg pads to the slot; this only guards the next clip's start to the sample
+            _silence(track, left // SAMPLE_BYTES)
             progress((i + 1) / len(plan.placements))
-        media.concat_wavs(parts, out)
+
+
+def _silence(track: wave.Wave_write, samples: int) -> None:
+    """Append ``samples`` of silence, a bounded block at a time."""
+    block = bytes(media.CHUNK_BYTES)
+    left = samples * SAMPLE_BYTES
+    while left > 0:
+        track.writeframesraw(block[:left])
+        left -= min(left, len(block))

@@ -5,6 +5,7 @@ models; and how word timings live on segments through review and translation."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import ctranslate2
@@ -76,12 +77,13 @@ def test_base_detects_spanish_and_times_words(sequential: Transcription) -> None
     _assert_words_timed(sequential)
     assert len(sequential.segments) == 2  # one per sentence: the pause splits them
     assert all(s.confidence is not None and 0.0 < s.confidence <= 1.0 for s in sequential.segments)
-    assert getattr(sequential, "engine", {}) == {
+    assert sequential.engine == {
         "model": "base",
         "device": "cpu",
         "compute_type": "int8",
         "batch_size": 1,
         "vad_filter": True,
+        "window_s": 300.0,
     }
 
 
@@ -116,6 +118,27 @@ def test_transcript_asset_records_how_the_language_and_words_came(
     assert meta["timed_words"] == meta["words"] >= 10
     doc = review.load_segments(store, project.id, Stage.STT)
     assert sum(len(s.words or []) for s in doc.segments) == meta["timed_words"]
+
+
+def test_long_audio_is_transcribed_a_window_at_a_time(sample_video: Path) -> None:
+    """Windows of 8 s over the 20 s sample: one timeline, ids in order, nothing past the end,
+    and the words of one pass (each window is cut in a pause, so no word is split; the model
+    sees less context, so a word may differ)."""
+    stt = FasterWhisperSTT(model="tiny.en", device="cpu", beam_size=1)
+    whole = stt.transcribe(sample_video, "en", _ignore)
+    seen: list[float] = []
+    windowed = stt.model_copy(update={"window_s": 8.0}).transcribe(sample_video, "en", seen.append)
+    assert [s.id for s in windowed.segments] == list(range(len(windowed.segments)))
+    assert windowed.segments[-1].end <= windowed.duration == whole.duration
+    assert windowed.segments[-1].start > 12  # later windows are placed on the file's timeline
+    _assert_words_timed(windowed)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert SequenceMatcher(None, _words(windowed), _words(whole)).ratio() > 0.9
+
+
+def _words(result: Transcription) -> list[str]:
+    text = " ".join(s.text for s in result.segments).lower()
+    return "".join(c for c in text if c.isalpha() or c == " ").split()
 
 
 def test_word_timestamps_can_be_turned_off(spanish_video: Path) -> None:

@@ -297,3 +297,32 @@ def test_a_clip_that_fits_under_the_cap_is_never_reported_as_overflow() -> None:
             plan = plan_track([(1, 0.0), (2, slot_ms / 1000)], [slot_ms / 1000 * ratio, 0.1], 3.0)
             assert plan.placements[0].overflow_samples == 0, (slot_ms, ratio)
             assert plan.summary()["segments_over_cap"] == 0
+
+
+# -- long audio in windows (what STT reads instead of the whole decoded track) ---------------
+
+
+def test_speech_windows_cut_in_a_pause_and_tile_the_audio(tmp_path: Path) -> None:
+    rate = 16_000
+    tone = write_tone(tmp_path / "tone.wav", 1.5, rate=rate)
+    with wave.open(str(tone)) as w:
+        speech = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    pause = np.zeros(round(0.5 * rate), dtype="<i2")
+    signal = np.concatenate([speech, pause, speech, pause, speech])  # pauses at 1.5 s and 3.5 s
+    path = tmp_path / "talk.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(signal.tobytes())
+
+    windows = list(media.speech_windows(path, rate=rate, window_s=2.5, search_s=1.5))
+    offsets = [offset for offset, _ in windows]
+    assert len(windows) == 3
+    assert offsets == [0, *np.cumsum([a.size for _, a in windows])[:-1]]  # contiguous
+    assert all(a.size <= 2.5 * rate for _, a in windows)
+    for cut in offsets[1:]:
+        assert np.all(signal[cut - 80 : cut + 80] == 0), cut / rate  # inside a pause
+    joined = np.concatenate([a for _, a in windows])
+    assert joined.dtype == np.float32
+    np.testing.assert_array_equal(joined, signal.astype(np.float32) / 32768.0)

@@ -15,7 +15,8 @@ from pydantic import Field
 
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.models import whisper_model_path
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError, classify
+from dubbing_pipeline.errors import JobErrorType, JobProcessingError, classify, validation_error
+from dubbing_pipeline.media import probe, speech_windows
 from dubbing_pipeline.segments import Segment, Word
 
 if TYPE_CHECKING:
@@ -48,6 +49,12 @@ class FasterWhisperSTT(ConfigurableResource):
     vad_filter: bool = True
     word_timestamps: bool = True
     cpu_threads: int = 0
+    window_s: float = Field(
+        default=300.0,
+        ge=5,
+        description="Audio decoded and transcribed at a time, cut at a quiet moment: memory "
+        "stays flat on long videos; the language is detected in the first window.",
+    )
     keep_on_gpu: bool = Field(
         default=False,
         description="Keep the model on the GPU after transcribing; by default its memory goes "
@@ -55,31 +62,55 @@ class FasterWhisperSTT(ConfigurableResource):
     )
 
     def transcribe(self, media: Path, language: str | None, progress: Progress) -> Transcription:
+        """Decode and transcribe the audio a window at a time (``window_s``), so memory stays flat
+        however long the video: an hour decoded at once, with its features, took ~4 GB."""
         device, compute_type = resolve_placement(self.device, self.compute_type)
         batch_size = self.batch_size or (GPU_BATCH_SIZE if device == "cuda" else 1)
-        path = whisper_model_path(self.model)
+        total = probe(media).duration
+        segments: list[Segment] = []
+        first: TranscriptionInfo | None = None
         try:
-            model = _load_model(path, device, compute_type, self.cpu_threads)
-            from faster_whisper import decode_audio
-
-            audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
-            (info, segments), used = smaller_batch_on_oom(
-                lambda size: self._decode(model, audio, language, size, progress), batch_size
+            model = _load_model(
+                whisper_model_path(self.model), device, compute_type, self.cpu_threads
             )
+            windows = speech_windows(
+                media, rate=SAMPLE_RATE, window_s=self.window_s, search_s=min(20, self.window_s / 4)
+            )  # each cut at the quietest moment of the window's last quarter (at most 20 s)
+            for offset, audio in windows:
+                start, span = offset / SAMPLE_RATE, audio.size / SAMPLE_RATE
+
+                def seen(fraction: float, start: float = start, span: float = span) -> None:
+                    progress(min(1.0, (start + fraction * span) / total) if total else 1.0)
+
+                said = language or (first.language if first else None)  # detected once
+                (info, found), batch_size = smaller_batch_on_oom(
+                    lambda size, audio=audio, said=said, seen=seen: self._decode(
+                        model, audio, said, size, seen
+                    ),
+                    batch_size,
+                )
+                first = first or info
+                segments += [
+                    _placed(s, len(segments) + i, start, total) for i, s in enumerate(found)
+                ]
         finally:
             if device == "cuda" and not self.keep_on_gpu:
                 release_models("cuda")
+        if first is None:
+            raise validation_error(f"{media.name} has no audio to transcribe")
+        progress(1.0)
         return Transcription(
-            info.language,
-            round(float(info.language_probability), 4),
-            info.duration,
+            first.language,
+            round(float(first.language_probability), 4),
+            total,
             segments,
             engine={
                 "model": self.model,
                 "device": device,
                 "compute_type": compute_type,
-                "batch_size": used,
+                "batch_size": batch_size,
                 "vad_filter": self.vad_filter,
+                "window_s": self.window_s,
             },
         )
 
@@ -220,6 +251,25 @@ def _windows(samples: int) -> list[dict[str, float]]:
     seconds = samples / SAMPLE_RATE
     starts = range(0, math.ceil(seconds), WINDOW_S)
     return [{"start": s, "end": min(s + WINDOW_S, seconds)} for s in starts]
+
+
+def _placed(segment: Segment, index: int, shift: float, end: float) -> Segment:
+    """A window's segment on the whole file's timeline (ids renumbered), never past its end."""
+
+    def at(seconds: float) -> float:
+        return round(min(seconds + shift, end), 3)
+
+    words = [
+        w.model_copy(update={"start": at(w.start), "end": at(w.end)}) for w in segment.words or []
+    ]
+    return segment.model_copy(
+        update={
+            "id": index,
+            "start": at(segment.start),
+            "end": at(segment.end),
+            "words": words or None,
+        }
+    )
 
 
 def _segment(
