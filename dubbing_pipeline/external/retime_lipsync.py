@@ -76,10 +76,12 @@ def retime(
     audio_duration = media.probe(audio).duration
     if not video_info.has_video or video_info.duration <= 0:
         raise validation_error(f"{video.name}: no video stream to retime")
-    factor = audio_duration / video_info.duration
+    # The video stream's own length: a subtitle cue past the end must not force a re-encode.
+    video_seconds = _video_seconds(video_info.raw) or video_info.duration
+    factor = audio_duration / video_seconds
     progress(PROBED)
     source = ffmpeg.input(str(video))
-    if abs(audio_duration - video_info.duration) <= _frame_seconds(video_info.raw):
+    if abs(audio_duration - video_seconds) <= _frame_seconds(video_info.raw):
         factor = 1.0
         stream = ffmpeg.output(source["v"], source["a"], source["s?"], str(out), c="copy")
         note = "no lip-sync model installed; durations already match, streams copied"
@@ -95,7 +97,7 @@ def retime(
         )
         note = f"no lip-sync model installed; video retimed by {factor:.4f} to the dub track"
     log(
-        f"{ENGINE}: video {video_info.duration:.2f} s, dub {audio_duration:.2f} s, "
+        f"{ENGINE}: video {video_seconds:.2f} s, dub {audio_duration:.2f} s, "
         f"{'copying streams' if factor == 1.0 else f'retiming by {factor:.4f}'}"
     )
     _run_ffmpeg(stream, audio_duration, lambda f: progress(PROBED + (1 - PROBED) * f))
@@ -124,6 +126,11 @@ def _run_ffmpeg(
             detail = errors.read().decode(errors="replace").strip()[-600:]
             raise JobProcessingError(f"ffmpeg failed: {detail}", JobErrorType.PERMANENT)
     progress(1.0)
+
+
+def _video_seconds(raw_probe: dict) -> float:
+    video = next(s for s in raw_probe["streams"] if s.get("codec_type") == "video")
+    return float(video.get("duration") or 0.0)
 
 
 def _frame_seconds(raw_probe: dict) -> float:
