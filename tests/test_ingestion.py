@@ -11,7 +11,7 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from dagster import RunsFilter
+from dagster import DagsterRunStatus, RunsFilter
 from moto.server import ThreadedMotoServer
 
 from dubbing_pipeline.ingestion import incoming_url, ingest, project_id_for, rejections
@@ -115,7 +115,17 @@ def test_s3_drops_start_three_projects_once_across_daemon_restarts(
     projects = {project_id_for(keys[k]) for k in ("a", "b", "c")}
 
     def stt_runs(daemon) -> list:
-        return daemon.instance.get_runs(RunsFilter(tags={"dubbing/stage": "STT"}))
+        """The STT runs the sensors started; a run the stopped daemon killed is retried by
+        Dagster's run retries (a child run), which is not a second start."""
+        runs = daemon.instance.get_runs(RunsFilter(tags={"dubbing/stage": "STT"}))
+        return [r for r in runs if r.parent_run_id is None]
+
+    def transcribed(daemon) -> set[str]:
+        runs = daemon.instance.get_runs(
+            RunsFilter(tags={"dubbing/stage": "STT"}, statuses=[DagsterRunStatus.SUCCESS])
+        )
+        assert len(runs) == len({r.tags["dubbing/project"] for r in runs})  # once each
+        return {r.tags["dubbing/project"] for r in runs}
 
     with running_daemon(tmp_path) as daemon:
         runs = wait_until(
@@ -129,3 +139,4 @@ def test_s3_drops_start_three_projects_once_across_daemon_restarts(
         time.sleep(15)  # a few ingestion ticks after the restart
         assert len(stt_runs(daemon)) == 3
         assert set(daemon.instance.get_dynamic_partitions("projects")) == projects
+        wait_until(lambda: transcribed(daemon) == projects, 180, "each project transcribed")
