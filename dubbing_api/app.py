@@ -13,9 +13,10 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from dubbing_api.auth import BearerAuth, TokenStore, auth_failed
+from dubbing_api.cache import SharedCache
 from dubbing_api.dagster_client import DagsterClient
 from dubbing_api.errors import EXCEPTION_HANDLERS
-from dubbing_api.events import events_endpoint
+from dubbing_api.events import EventHub, events_endpoint
 from dubbing_api.routes import ROUTES
 from dubbing_api.routes.system import openapi
 from dubbing_api.services import Services
@@ -37,8 +38,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 store=ArtifactStore(base_url=settings.artifacts_url),
                 events=EventPublisher(redis_url=settings.redis_url),
                 redis=redis.Redis.from_url(settings.redis_url, socket_timeout=2),
+                cache=SharedCache(settings.cache_ttl_s),
             )
-            yield
+            app.state.event_hub = EventHub(settings.redis_url)
+            try:
+                yield
+            finally:
+                await app.state.event_hub.aclose()
 
     return Starlette(
         routes=[

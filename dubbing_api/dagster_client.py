@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from dubbing_api.cache import Batcher
 from dubbing_api.errors import ApiError
 
 RUN_FIELDS = "runId status tags { key value } creationTime startTime endTime"
@@ -35,11 +36,26 @@ class Run:
         )
 
 
-def runs_filter(tags: Mapping[str, str], statuses: Sequence[str] | None = None) -> dict[str, Any]:
+def runs_filter(
+    tags: Mapping[str, str],
+    statuses: Sequence[str] | None = None,
+    run_ids: Sequence[str] | None = None,
+) -> dict[str, Any]:
     flt: dict[str, Any] = {"tags": [{"key": k, "value": v} for k, v in tags.items()]}
     if statuses:
         flt["statuses"] = list(statuses)
+    if run_ids is not None:
+        flt["runIds"] = list(run_ids)
     return flt
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What one request for queue stats reads: counts, some runs, pool limits."""
+
+    counts: dict[str, int]
+    runs: dict[str, list[Run]]
+    pool_limits: dict[str, int | None]
 
 
 class DagsterClient:
@@ -49,6 +65,8 @@ class DagsterClient:
             "repositoryLocationName": code_location,
             "repositoryName": "__repository__",
         }
+        # Jobs read one by one (GET /api/jobs/{id}) under load go out as one query per batch.
+        self._runs_by_id: Batcher[str, Run] = Batcher(self.runs_by_id)
 
     async def query(self, document: str, **variables: Any) -> dict[str, Any]:
         try:
@@ -79,39 +97,73 @@ class DagsterClient:
         statuses: Sequence[str] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        run_ids: Sequence[str] | None = None,
     ) -> list[Run]:
         data = await self.query(
             f"""query($filter: RunsFilter, $limit: Int, $cursor: String) {{
               runsOrError(filter: $filter, limit: $limit, cursor: $cursor) {{
                 __typename ... on Runs {{ results {{ {RUN_FIELDS} }} }}
                 ... on PythonError {{ message }} }} }}""",
-            filter=runs_filter(tags, statuses),
+            filter=runs_filter(tags, statuses, run_ids),
             limit=limit,
             cursor=cursor,
         )
         return [Run.parse(r) for r in _ok(data["runsOrError"])["results"]]
 
     async def run(self, run_id: str) -> Run | None:
-        data = await self.query(
-            f"""query($id: ID!) {{ runOrError(runId: $id) {{ __typename
-                ... on Run {{ {RUN_FIELDS} }} }} }}""",
-            id=run_id,
-        )
-        result = data["runOrError"]
-        return Run.parse(result) if result["__typename"] == "Run" else None
+        return await self._runs_by_id.get(run_id)
+
+    async def runs_by_id(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        """The runs that exist among ``run_ids``, in one query."""
+        found = await self.runs({}, limit=len(run_ids), run_ids=run_ids)
+        return {run.run_id: run for run in found}
 
     async def counts(self, filters: Mapping[str, dict[str, Any]]) -> dict[str, int]:
         """Run counts for many filters in one request (one alias each)."""
-        names = list(filters)
-        params = ", ".join(f"$f{i}: RunsFilter" for i in range(len(names)))
-        fields = " ".join(
-            f"c{i}: runsOrError(filter: $f{i}) {{ ... on Runs {{ count }} }}"
-            for i in range(len(names))
+        return (await self.overview(counts=filters)).counts
+
+    async def overview(
+        self,
+        counts: Mapping[str, dict[str, Any]] | None = None,
+        runs: Mapping[str, tuple[dict[str, Any], int]] | None = None,
+        pools: Sequence[str] = (),
+    ) -> Overview:
+        """Counts by filter, runs by (filter, limit) and pool limits, in one request: the
+        webserver pays its overhead per request, not per field."""
+        counts, runs = counts or {}, runs or {}
+        params, fields, variables = [], [], {}
+        for i, flt in enumerate(counts.values()):
+            params.append(f"$c{i}: RunsFilter")
+            fields.append(f"c{i}: runsOrError(filter: $c{i}) {{ ... on Runs {{ count }} }}")
+            variables[f"c{i}"] = flt
+        for i, (flt, limit) in enumerate(runs.values()):
+            params += [f"$r{i}: RunsFilter", f"$l{i}: Int"]
+            fields.append(
+                f"r{i}: runsOrError(filter: $r{i}, limit: $l{i}) {{ __typename "
+                f"... on Runs {{ results {{ {RUN_FIELDS} }} }} ... on PythonError {{ message }} }}"
+            )
+            variables |= {f"r{i}": flt, f"l{i}": limit}
+        if pools:
+            params += [f"$p{i}: String!" for i in range(len(pools))]
+            limits = " ".join(
+                f"p{i}: concurrencyLimit(concurrencyKey: $p{i}) {{ limit }}"
+                for i in range(len(pools))
+            )
+            fields.append(f"instance {{ {limits} }}")
+            variables |= {f"p{i}": pool for i, pool in enumerate(pools)}
+        header = f"query({', '.join(params)})" if params else "query"
+        data = await self.query(f"{header} {{ {' '.join(fields)} }}", **variables)
+        instance = data.get("instance") or {}
+        return Overview(
+            counts={name: data[f"c{i}"]["count"] for i, name in enumerate(counts)},
+            runs={
+                name: [Run.parse(r) for r in _ok(data[f"r{i}"])["results"]]
+                for i, name in enumerate(runs)
+            },
+            pool_limits={
+                pool: (instance[f"p{i}"] or {}).get("limit") for i, pool in enumerate(pools)
+            },
         )
-        data = await self.query(
-            f"query({params}) {{ {fields} }}", **{f"f{i}": filters[n] for i, n in enumerate(names)}
-        )
-        return {name: data[f"c{i}"]["count"] for i, name in enumerate(names)}
 
     # -- launching ------------------------------------------------------------------------------
     async def launch(
@@ -162,15 +214,6 @@ class DagsterClient:
         _ok(data["reportRunlessAssetEvents"], "ReportRunlessAssetEventsSuccess")
 
     # -- pools ----------------------------------------------------------------------------------
-    async def pool_limit(self, pool: str) -> int | None:
-        data = await self.query(
-            """query($k: String!) {
-              instance { concurrencyLimit(concurrencyKey: $k) { limit } } }""",
-            k=pool,
-        )
-        limit = data["instance"]["concurrencyLimit"]
-        return limit["limit"] if limit else None
-
     async def set_pool_limit(self, pool: str, limit: int) -> None:
         await self.query(
             """mutation($k: String!, $n: Int!) {

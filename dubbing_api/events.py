@@ -1,26 +1,167 @@
 """GET /ws: the caller's job events, live, from the Redis Stream every pipeline process writes.
 
-Each connection reads the stream itself from the id it last saw (``?lastEventId=``), so a client
-that reconnects gets what it missed, in order, without duplicates; any number of API instances
-deliver the same. A client too slow to take an event within ``ws_send_timeout_s`` is
-disconnected: the log is never dropped, it can reconnect and resume.
+One reader per API process (``EventHub``) follows the stream and hands each event, parsed and
+serialised once, to the connections of its user and to operators' (admins see every user's
+events). A connection that resumes (``?lastEventId=``) first reads what it missed from the stream
+itself, then takes the live feed from where that left off: every event once, in order, and any
+number of API instances deliver the same. (One reader per connection cost every connection a
+Redis read and a parse per event: a core for 200 connections at 100 events/s.)
+
+A client too slow to take an event within ``ws_send_timeout_s``, or ``FEED_LIMIT`` events behind,
+is disconnected (close code 4408, with the id to resume from): the log is never dropped for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import anyio
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dubbing_api.auth import Principal
 from dubbing_api.services import services
 from dubbing_pipeline.events import STREAM, JobEvent
 
-UNAUTHORIZED = 4401  # WebSocket close codes 4000-4999 are the application's
+BAD_REQUEST = 4400  # WebSocket close codes 4000-4999 are the application's
+UNAUTHORIZED = 4401
 TOO_SLOW = 4408
 BLOCK_MS = 10_000
+START_TIMEOUT_S = 10  # Redis must answer a new reader within this
+FEED_LIMIT = 10_000  # events held for one connection before it counts as too slow
+log = logging.getLogger(__name__)
+
+
+def _position(stream_id: str) -> tuple[int, int]:
+    """A stream id ("1718000000000-3", or "0") as something ordered."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event as every connection sends it."""
+
+    stream_id: str
+    position: tuple[int, int]
+    user_id: str
+    text: str
+
+    @classmethod
+    def parse(cls, stream_id: bytes, fields: dict[bytes, bytes]) -> Delivery | None:
+        sid = stream_id.decode()
+        try:
+            event = JobEvent.model_validate_json(fields[b"event"])
+        except (KeyError, ValueError) as exc:  # one bad entry must not stop the feed
+            log.warning("skipping unreadable event %s: %s", sid, exc)
+            return None
+        payload = event.model_copy(update={"id": sid}).model_dump(mode="json")
+        return cls(sid, _position(sid), event.userId, json.dumps(payload))
+
+
+class TooFarBehind(Exception):
+    pass
+
+
+class EventsUnavailable(Exception):
+    pass
+
+
+class Feed:
+    """A connection's share of the live stream, filled by the hub, never blocking it."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(FEED_LIMIT)
+        self.overflowed = False
+
+    def push(self, delivery: Delivery) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            self.overflowed = True  # what is queued still goes out, then the connection closes
+
+    async def next(self) -> Delivery:
+        if self.overflowed and self.queue.empty():
+            raise TooFarBehind
+        return await self.queue.get()
+
+
+class EventHub:
+    """The process's one reader of the stream, running while anyone is connected."""
+
+    def __init__(self, redis_url: str) -> None:
+        # Longer than the blocking read, so a quiet stream is not a timeout.
+        self.client = aioredis.Redis.from_url(redis_url, socket_timeout=BLOCK_MS / 1000 + 20)
+        self._feeds: dict[str | None, set[Feed]] = {}  # by user id; None: operators (all)
+        self._reader: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+
+    @asynccontextmanager
+    async def subscribe(self, caller: Principal) -> AsyncIterator[Feed]:
+        """A feed of the caller's events read from the stream from now on."""
+        feed, key = Feed(), None if caller.is_admin else caller.user_id
+        self._feeds.setdefault(key, set()).add(feed)
+        try:
+            if self._reader is None or self._reader.done():
+                self._started = asyncio.Event()
+                self._reader = asyncio.create_task(self._follow(self._started))
+            # Once the reader's starting point is fixed, nothing can fall between it and a catch-up.
+            try:
+                await asyncio.wait_for(self._started.wait(), START_TIMEOUT_S)
+            except TimeoutError:
+                raise EventsUnavailable from None
+            yield feed
+        finally:
+            self._feeds[key].discard(feed)
+            if not self._feeds[key]:
+                del self._feeds[key]
+            if not self._feeds and self._reader is not None:
+                self._reader.cancel()
+                self._reader = None
+
+    async def since(self, after: str) -> AsyncIterator[Delivery]:
+        """Every event after stream id ``after`` up to the newest, read by the caller itself."""
+        while answer := await self.client.xread({STREAM: after}, count=500):
+            for _, entries in answer:
+                for stream_id, fields in entries:
+                    after = stream_id.decode()
+                    if delivery := Delivery.parse(stream_id, fields):
+                        yield delivery
+
+    async def aclose(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        await self.client.aclose()
+
+    async def _follow(self, started: asyncio.Event) -> None:
+        last: str | None = None
+        while True:
+            try:
+                if last is None:
+                    newest = await self.client.xrevrange(STREAM, count=1)
+                    last = newest[0][0].decode() if newest else "0-0"
+                    started.set()
+                answer = await self.client.xread({STREAM: last}, count=500, block=BLOCK_MS)
+            except RedisError as exc:  # keep the place: nothing is lost while Redis is away
+                log.warning("reading %s failed, retrying in 1 s: %s", STREAM, exc)
+                await asyncio.sleep(1)
+                continue
+            for _, entries in answer:
+                for stream_id, fields in entries:
+                    last = stream_id.decode()
+                    if delivery := Delivery.parse(stream_id, fields):
+                        for key in (delivery.user_id, None):
+                            for feed in self._feeds.get(key, ()):
+                                feed.push(delivery)
 
 
 async def events_endpoint(websocket: WebSocket) -> None:
@@ -28,30 +169,56 @@ async def events_endpoint(websocket: WebSocket) -> None:
     if not isinstance(caller, Principal):
         await websocket.close(UNAUTHORIZED, "a token is required (?token= or Authorization)")
         return
-    await websocket.accept()
-    svc = services(websocket)
+    hub: EventHub = websocket.app.state.event_hub
     last = websocket.query_params.get("lastEventId") or "$"
-    # Longer than the blocking read below, so a quiet stream is not a timeout.
-    client = aioredis.Redis.from_url(svc.settings.redis_url, socket_timeout=BLOCK_MS / 1000 + 20)
+    if last != "$" and not re.fullmatch(r"\d+(-\d+)?", last):
+        await websocket.close(
+            BAD_REQUEST, "lastEventId must be a stream id such as 1718000000000-0"
+        )
+        return
     try:
-        async with anyio.create_task_group() as tasks:
+        # Subscribed before the handshake ends: a client that connects, then acts, sees it all.
+        async with hub.subscribe(caller) as feed, anyio.create_task_group() as tasks:
+            await websocket.accept()
             tasks.start_soon(_until_disconnect, websocket, tasks.cancel_scope)
-            while True:
-                answer = await client.xread({STREAM: last}, count=200, block=BLOCK_MS)
-                for _, entries in answer:
-                    for stream_id, fields in entries:
-                        last = stream_id.decode()
-                        event = JobEvent.model_validate_json(fields[b"event"])
-                        if caller.owns(event.userId):
-                            payload = event.model_copy(update={"id": last}).model_dump(mode="json")
-                            with anyio.fail_after(svc.settings.ws_send_timeout_s):
-                                await websocket.send_text(json.dumps(payload))
-    except TimeoutError:
-        await websocket.close(TOO_SLOW, f"too slow; reconnect with lastEventId={last}")
+            resume = await _relay(websocket, hub, feed, caller, last)
+            tasks.cancel_scope.cancel()
+    except EventsUnavailable:
+        await websocket.close(1011, "the event stream is unavailable; try again")
+        return
     except WebSocketDisconnect:
-        pass
-    finally:
-        await client.aclose()
+        return
+    if resume is not None:
+        await websocket.close(TOO_SLOW, f"too slow; reconnect with lastEventId={resume}")
+
+
+async def _relay(
+    websocket: WebSocket, hub: EventHub, feed: Feed, caller: Principal, last: str
+) -> str | None:
+    """Send what was missed since ``last``, then the live feed; the id to resume from once the
+    client is too slow (None: it left)."""
+    timeout = services(websocket).settings.ws_send_timeout_s
+    sent = (0, 0) if last == "$" else _position(last)
+    try:
+        if last != "$":
+            async for delivery in hub.since(last):
+                if caller.owns(delivery.user_id):
+                    await _send(websocket, delivery, timeout)
+                    last, sent = delivery.stream_id, delivery.position
+        while True:
+            delivery = await feed.next()
+            if delivery.position > sent:  # the catch-up may have sent it already
+                await _send(websocket, delivery, timeout)
+                last, sent = delivery.stream_id, delivery.position
+    except (TimeoutError, TooFarBehind):
+        return last
+    except WebSocketDisconnect:
+        return None
+
+
+async def _send(websocket: WebSocket, delivery: Delivery, timeout: float) -> None:
+    with anyio.fail_after(timeout):
+        await websocket.send_text(delivery.text)
 
 
 async def _until_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:

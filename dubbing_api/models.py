@@ -31,7 +31,7 @@ class JobOut(Body):
 
     @classmethod
     def of(cls, run: Run, progress: int | None) -> JobOut:
-        status = "delayed" if queues.is_delayed(run.tags) else queues.group_of(run.status)
+        status = job_status(run)
         return cls(
             id=run.run_id,
             project_id=run.tags.get("dubbing/project", ""),
@@ -170,6 +170,11 @@ class Health(Body):
     status: Literal["ok", "degraded"]
     dagster: str
     redis: str
+
+
+def job_status(run: Run) -> str:
+    """The queue state a job is in: waiting, active, delayed, completed, failed (or canceled)."""
+    return "delayed" if queues.is_delayed(run.tags) else queues.group_of(run.status)
 
 
 def utc(timestamp: float) -> datetime:

@@ -3,12 +3,14 @@ user's object is a 404, so existence does not leak)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
 from starlette.requests import HTTPConnection
 
 from dubbing_api.auth import Principal
+from dubbing_api.cache import Batcher, SharedCache
 from dubbing_api.dagster_client import DagsterClient, Run
 from dubbing_api.errors import not_found
 from dubbing_api.models import JobOut
@@ -27,6 +29,10 @@ class Services:
     store: ArtifactStore
     events: EventPublisher
     redis: redis.Redis
+    cache: SharedCache
+
+    def __post_init__(self) -> None:
+        self._progress: Batcher[str, int] = Batcher(self._progress_of)
 
     async def own_run(self, caller: Principal, job_id: str) -> Run:
         run = await self.dagster.run(job_id)
@@ -51,8 +57,17 @@ class Services:
         """True for the first caller only, across every API instance (Redis SET NX)."""
         return bool(self.redis.set(key, "1", nx=True, ex=ttl_s))
 
-    def jobs(self, runs: list[Run]) -> list[JobOut]:
-        progress = self.events.progress_of([r.run_id for r in runs])
+    async def _progress_of(self, job_ids: Sequence[str]) -> dict[str, int]:
+        values = self.events.progress_of(list(job_ids))
+        return {job: v for job, v in zip(job_ids, values, strict=True) if v is not None}
+
+    async def jobs(self, runs: list[Run]) -> list[JobOut]:
+        """Runs as jobs, with their progress from Redis: one MGET per list; requests for one job
+        each (GET /api/jobs/{id}) share one MGET among those that arrive together."""
+        ids = [r.run_id for r in runs]
+        progress = (
+            await self._progress.get_many(ids) if len(ids) == 1 else self.events.progress_of(ids)
+        )
         return [JobOut.of(run, p) for run, p in zip(runs, progress, strict=True)]
 
 

@@ -29,4 +29,7 @@ class Settings:
     max_upload_bytes: int = field(
         default_factory=lambda: int(_env("DUBBING_MAX_UPLOAD_BYTES", str(2 * 1024**3)))
     )
+    cache_ttl_s: float = field(
+        default_factory=lambda: float(_env("DUBBING_API_CACHE_TTL_S", "1"))
+    )  # how old queue stats, dead letter stats and queue listings may be (cache.SharedCache)
     ws_send_timeout_s: float = 5.0

@@ -16,7 +16,7 @@ from dubbing_pipeline.events import JobEvent
 @api("GET", "/api/jobs/{jobId}", "One job", response=JobOut)
 async def get_job(request: Request, caller: Principal) -> JobOut:
     svc = services(request)
-    return svc.jobs([await svc.own_run(caller, request.path_params["jobId"])])[0]
+    return (await svc.jobs([await svc.own_run(caller, request.path_params["jobId"])]))[0]
 
 
 @api("GET", "/api/jobs/project/{projectId}", "A project's jobs, newest first", response=JobList)
@@ -24,7 +24,7 @@ async def project_jobs(request: Request, caller: Principal) -> JobList:
     svc = services(request)
     project = svc.own_project(caller, request.path_params["projectId"])
     runs = await svc.dagster.runs({"dubbing/project": project.id}, limit=200)
-    return JobList(jobs=svc.jobs(runs), next_cursor=None)
+    return JobList(jobs=await svc.jobs(runs), next_cursor=None)
 
 
 @api("GET", "/api/jobs/project/{projectId}/current", "A project's latest job", response=JobOut)
@@ -34,7 +34,7 @@ async def current_job(request: Request, caller: Principal) -> JobOut:
     runs = await svc.dagster.runs({"dubbing/project": project.id}, limit=1)
     if not runs:
         raise not_found(f"a job of project {project.id}")
-    return svc.jobs(runs)[0]
+    return (await svc.jobs(runs))[0]
 
 
 @api(
@@ -72,7 +72,7 @@ async def put_progress(request: Request, caller: Principal, body: ProgressUpdate
         message=body.message,
     )
     svc.events.publish(event)
-    return svc.jobs([run])[0]
+    return (await svc.jobs([run]))[0]
 
 
 routes = [get_job, project_jobs, current_job, retry_job, put_progress]

@@ -12,7 +12,14 @@ from starlette.responses import FileResponse, Response
 
 from dubbing_api.auth import Principal
 from dubbing_api.errors import ApiError, not_found
-from dubbing_api.models import Body, ProjectCreate, ProjectCreated, ProjectList, ProjectOut
+from dubbing_api.models import (
+    Body,
+    ProjectCreate,
+    ProjectCreated,
+    ProjectList,
+    ProjectOut,
+    job_status,
+)
 from dubbing_api.routing import api
 from dubbing_api.services import Services, services
 from dubbing_pipeline import review
@@ -59,7 +66,7 @@ async def _project_out(svc: Services, project: Project) -> ProjectOut:
     runs = await svc.dagster.runs({"dubbing/project": project.id}, limit=100)
     stages: dict[str, str] = {}
     for run in reversed(runs):  # oldest first, so the latest run of each stage wins
-        stages[run.tags.get("dubbing/stage", "")] = svc.jobs([run])[0].status
+        stages[run.tags.get("dubbing/stage", "")] = job_status(run)
     return ProjectOut(
         id=project.id,
         user_id=project.user_id,

@@ -8,7 +8,7 @@ from pydantic import Field
 from starlette.requests import Request
 
 from dubbing_api.auth import Principal
-from dubbing_api.dagster_client import runs_filter
+from dubbing_api.dagster_client import Overview, runs_filter
 from dubbing_api.models import (
     Accepted,
     AllQueueStats,
@@ -33,20 +33,30 @@ class JobsQuery(Body):
 
 
 async def stats_of(svc: Services, stages: list[Stage]) -> list[QueueStats]:
-    filters = {
-        f"{stage}:{group}": runs_filter({"dubbing/stage": stage.value}, statuses)
-        for stage in stages
-        for group, statuses in queues.STATUS_GROUPS.items()
-    }
-    counts = await svc.dagster.counts(filters)
+    """Every stage's counts, started runs (for delayed) and pool limit, in one GraphQL request,
+    shared for ``cache_ttl_s`` by every request: 20 run counts are the webserver's heaviest read."""
+    key = ("queue-stats", *stages)
+    overview = await svc.cache.get(key, lambda: _overview(svc, stages))
     result = []
     for stage in stages:
-        started = await svc.dagster.runs({"dubbing/stage": stage.value}, ["STARTED"], limit=500)
-        paused = await svc.dagster.pool_limit(stage.pool) == 0
-        stage_counts = {g: counts[f"{stage}:{g}"] for g in queues.STATUS_GROUPS}
-        stats = queues.queue_stats(stage_counts, [r.tags for r in started], paused)
+        paused = overview.pool_limits[stage.pool] == 0
+        stage_counts = {g: overview.counts[f"{stage}:{g}"] for g in queues.STATUS_GROUPS}
+        started = [r.tags for r in overview.runs[stage.value]]
+        stats = queues.queue_stats(stage_counts, started, paused)
         result.append(QueueStats(queue=stage.value, is_paused=paused, **stats))
     return result
+
+
+async def _overview(svc: Services, stages: list[Stage]) -> Overview:
+    return await svc.dagster.overview(
+        counts={
+            f"{stage}:{group}": runs_filter({"dubbing/stage": stage.value}, statuses)
+            for stage in stages
+            for group, statuses in queues.STATUS_GROUPS.items()
+        },
+        runs={s.value: (runs_filter({"dubbing/stage": s.value}, ["STARTED"]), 500) for s in stages},
+        pools=[stage.pool for stage in stages],
+    )
 
 
 @api("GET", "/api/queue/stats", "Stats of every queue", roles=ADMIN, response=AllQueueStats)
@@ -72,8 +82,11 @@ async def queue_jobs(request: Request, caller: Principal, query: JobsQuery) -> J
     group = "active" if query.status == "delayed" else query.status
     statuses = queues.STATUS_GROUPS[group] if group else None
     tags = {"dubbing/stage": stage.value} | user_filter(caller)
-    runs = await svc.dagster.runs(tags, statuses, limit=query.limit, cursor=query.cursor)
-    jobs = svc.jobs(runs)
+    runs = await svc.cache.get(
+        ("queue-jobs", *tags.items(), statuses, query.limit, query.cursor),
+        lambda: svc.dagster.runs(tags, statuses, limit=query.limit, cursor=query.cursor),
+    )
+    jobs = await svc.jobs(runs)
     if query.status in ("delayed", "active"):
         jobs = [j for j in jobs if (j.status == "delayed") == (query.status == "delayed")]
     next_cursor = runs[-1].run_id if len(runs) == query.limit else None
@@ -88,8 +101,9 @@ async def queue_jobs(request: Request, caller: Principal, query: JobsQuery) -> J
     response=QueueState,
 )
 async def pause_queue(request: Request, caller: Principal) -> QueueState:
-    stage = queue(request.path_params["queue"])
-    await services(request).dagster.set_pool_limit(stage.pool, 0)
+    stage, svc = queue(request.path_params["queue"]), services(request)
+    await svc.dagster.set_pool_limit(stage.pool, 0)
+    svc.cache.clear()
     return QueueState(queue=stage.value, is_paused=True)
 
 
@@ -101,8 +115,9 @@ async def pause_queue(request: Request, caller: Principal) -> QueueState:
     response=QueueState,
 )
 async def resume_queue(request: Request, caller: Principal) -> QueueState:
-    stage = queue(request.path_params["queue"])
-    await services(request).dagster.set_pool_limit(stage.pool, stage.pool_limit)
+    stage, svc = queue(request.path_params["queue"]), services(request)
+    await svc.dagster.set_pool_limit(stage.pool, stage.pool_limit)
+    svc.cache.clear()
     return QueueState(queue=stage.value, is_paused=False)
 
 

@@ -15,7 +15,6 @@ from dubbing_api.models import ApproveRequest, RejectRequest, ReviewOut, Segment
 from dubbing_api.routing import api
 from dubbing_api.services import Services, services
 from dubbing_pipeline import handoff, review
-from dubbing_pipeline.handoff import AFTER_REVIEW
 from dubbing_pipeline.stages import Stage
 
 PATH = "/api/projects/{projectId}/review/{stage}"
@@ -70,8 +69,7 @@ async def approve(request: Request, caller: Principal, body: ApproveRequest) -> 
 async def _hand_off(svc: Services, project_id: str, stage: Stage, decision_id: str) -> None:
     """Launch the next stage now, as review_gate_sensor would (same run key and sensor name, so
     its next tick launches nothing more). If this fails, the sensor still does it."""
-    cause = f"approved-{decision_id}"
-    request = handoff.next_run_request(log, svc.store, project_id, AFTER_REVIEW[stage], cause)
+    request = handoff.approval_request(log, svc.store, project_id, stage, decision_id)
     if request is None or request.job_name is None:
         return
     try:
