@@ -16,13 +16,13 @@ from dagster import (
     DagsterInstance,
     DagsterRun,
     HookContext,
+    QueuedRunCoordinator,
     RunRequest,
     RunsFilter,
     success_hook,
 )
-from dagster._core.origin import JobPythonOrigin
-from dagster._core.remote_origin import RemoteJobOrigin
 
+from dubbing_pipeline import review
 from dubbing_pipeline.errors import JobProcessingError
 from dubbing_pipeline.projects import load_project, run_tags
 from dubbing_pipeline.stages import Stage
@@ -66,6 +66,21 @@ def next_run_request(
     )
 
 
+def approval_request(
+    log: logging.Logger, store: ArtifactStore, project_id: str, stage: Stage, decision_id: str
+) -> RunRequest | None:
+    """The run after the approval ``decision_id`` of ``stage``, while it is the current decision
+    (a later rejection, or new segments, make it stale: nothing starts)."""
+    decision = review.current_decision(store, project_id, stage)
+    if stage not in AFTER_REVIEW or decision is None or decision.id != decision_id:
+        log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
+        return None
+    if decision.decision != "approved":
+        return None
+    cause = f"approved-{decision.id}"
+    return next_run_request(log, store, project_id, AFTER_REVIEW[stage], cause)
+
+
 def as_sensor(request: RunRequest, sensor_name: str) -> dict[str, str]:
     """The tags that make a run submitted for ``request`` the one ``sensor_name`` would make."""
     return {
@@ -76,27 +91,34 @@ def as_sensor(request: RunRequest, sensor_name: str) -> dict[str, str]:
     }
 
 
+def submitted(instance: DagsterInstance, request: RunRequest) -> bool:
+    """Whether a run exists for ``request``'s run key (submitted by a hand-off or the sensor)."""
+    run_key = request.run_key or ""
+    return bool(instance.get_run_ids(RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1))
+
+
 def submit(
     instance: DagsterInstance, request: RunRequest, like: DagsterRun, sensor_name: str
 ) -> str | None:
     """Queue ``request`` as ``sensor_name`` would, in the code location of the launched run
-    ``like``. None when ``like`` was not launched (an in-process run) or the run exists."""
+    ``like``. None when ``like`` was not launched (an in-process run), the instance has no run
+    queue (a submitted run would launch inside this process) or the run exists."""
     remote, code = like.remote_job_origin, like.job_code_origin
-    if remote is None or code is None or request.run_key is None:
+    if remote is None or code is None or request.run_key is None or request.job_name is None:
         return None
-    if instance.get_run_ids(RunsFilter(tags={RUN_KEY_TAG: request.run_key}), limit=1):
+    if not isinstance(instance.run_coordinator, QueuedRunCoordinator):
+        return None
+    if submitted(instance, request):
         return None
     # definitions imports this module (the hook); in a run it is loaded already
     from dubbing_pipeline.definitions import defs
 
-    job = defs.resolve_job_def(request.job_name or "")
+    job = defs.resolve_job_def(request.job_name)
     run = instance.create_run_for_job(
         job,
         tags={**job.run_tags, **as_sensor(request, sensor_name)},
-        remote_job_origin=RemoteJobOrigin(
-            repository_origin=remote.repository_origin, job_name=request.job_name
-        ),
-        job_code_origin=JobPythonOrigin(request.job_name, code.repository_origin),
+        remote_job_origin=remote.repository_origin.get_job_origin(request.job_name),
+        job_code_origin=code.repository_origin.get_job_origin(request.job_name),
     )
     instance.submit_run(run.run_id, workspace=None)  # type: ignore[arg-type]
     return run.run_id
@@ -107,15 +129,13 @@ def after_approval(
 ) -> str | None:
     """Submit the stage after an approved review now (before the approval is recorded, so the
     review gate sensor sees the run, not a second request)."""
-    if stage not in AFTER_REVIEW:
+    request = approval_request(log, store, project_id, stage, decision)
+    if request is None:
         return None
     reviewed = instance.get_runs(
         RunsFilter(job_name=stage.job_name, tags={"dubbing/project": project_id}), limit=1
     )
-    request = next_run_request(log, store, project_id, AFTER_REVIEW[stage], f"approved-{decision}")
-    if not reviewed or request is None:
-        return None
-    return submit(instance, request, reviewed[0], REVIEW_SENSOR)
+    return submit(instance, request, reviewed[0], REVIEW_SENSOR) if reviewed else None
 
 
 @success_hook(required_resource_keys={"store"})

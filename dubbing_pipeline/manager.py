@@ -9,6 +9,7 @@ through GraphQL.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from dubbing_pipeline.events import EventPublisher
 from dubbing_pipeline.projects import Project, create_project
 from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,10 @@ class JobManager:
         self, project_id: str, stage: Stage, reviewer: str, edits: Mapping[int, str] | None = None
     ) -> review.ReviewDecision:
         decision = review.approve(self.store, project_id, stage, reviewer=reviewer, edits=edits)
-        handoff.after_approval(self.instance, self.store, project_id, stage, decision.id)
+        try:
+            handoff.after_approval(self.instance, self.store, project_id, stage, decision.id)
+        except Exception:  # the approval stands: review_gate_sensor starts the stage instead
+            log.exception(f"{project_id}: hand-off after {stage} failed; the sensor will start it")
         review.record(self.instance, decision)
         return decision
 

@@ -15,7 +15,6 @@ from dagster import (
     RunRequest,
     RunStatusSensorContext,
     SensorEvaluationContext,
-    SkipReason,
     run_failure_sensor,
     run_status_sensor,
     sensor,
@@ -23,7 +22,13 @@ from dagster import (
 
 from dubbing_pipeline import dead_letter, review
 from dubbing_pipeline.events import EventPublisher, JobEvent
-from dubbing_pipeline.handoff import AFTER_REVIEW, AFTER_SUCCESS, next_run_request
+from dubbing_pipeline.handoff import (
+    AFTER_REVIEW,
+    AFTER_SUCCESS,
+    approval_request,
+    next_run_request,
+    submitted,
+)
 from dubbing_pipeline.jobs import STAGE_JOBS
 from dubbing_pipeline.partitions import PROJECTS
 from dubbing_pipeline.projects import RUN_TAG_KEYS
@@ -62,12 +67,7 @@ def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
         if parsed is None or parsed[0] != "approved":
             continue
         project_id = record.partition_key or ""
-        decision = review.current_decision(store, project_id, stage)
-        if decision is None or decision.id != parsed[1]:
-            context.log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
-            continue
-        cause = f"approved-{decision.id}"
-        if request := next_run_request(context.log, store, project_id, AFTER_REVIEW[stage], cause):
+        if request := approval_request(context.log, store, project_id, stage, parsed[1]):
             yield request  # skipped by Dagster if the approval already submitted it (handoff)
     context.update_cursor(json.dumps(cursor))
 
@@ -96,13 +96,16 @@ def _new_observations(
 )
 def stage_success_sensor(
     context: RunStatusSensorContext, store: ArtifactStore, events: EventPublisher
-) -> Iterator:
+) -> RunRequest | None:
     """A stage run succeeded: announce it (once Dagster records the success, so a client that
-    reacts sees the job completed), then start TTS -> MUXING -> LIP_SYNC (premium) on its own."""
+    reacts sees the job completed), then start TTS -> MUXING -> LIP_SYNC (premium) on its own.
+
+    Returns None unless a run must still be requested: a run status sensor moves on to the next
+    run in the same tick only when its function returns nothing (otherwise one run per tick, and
+    a burst of finished runs would announce at one every ~5 s)."""
     run = context.dagster_run
     if "dubbing/stage" not in run.tags or "dubbing/project" not in run.tags:
-        yield SkipReason(f"run {run.run_id} is not a stage run")
-        return
+        return None
     stage, project_id = Stage(run.tags["dubbing/stage"]), run.tags["dubbing/project"]
     announce = [("job_completed", "completed")]
     if stage.needs_review:
@@ -112,10 +115,13 @@ def stage_success_sensor(
         announce.append(("project_completed", "completed"))
     for type_, status in announce:
         events.publish(JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100))
-    if stage in AFTER_SUCCESS:  # the run's hand_off hook has usually submitted it already
-        cause = f"after-{run.run_id}"
-        if request := next_run_request(context.log, store, project_id, AFTER_SUCCESS[stage], cause):
-            yield request
+    if stage not in AFTER_SUCCESS:
+        return None
+    cause = f"after-{run.run_id}"
+    request = next_run_request(context.log, store, project_id, AFTER_SUCCESS[stage], cause)
+    if request is None or submitted(context.instance, request):
+        return None  # the run's hand_off hook submitted it already (the usual case)
+    return request
 
 
 @run_failure_sensor(minimum_interval_seconds=TICK_S, default_status=DefaultSensorStatus.RUNNING)

@@ -44,15 +44,24 @@ def test_project_moves_through_review_gates_and_progression(
     assert daemon.stage_runs(project.id, Stage.MT) == []
 
     manager.approve(project.id, Stage.STT, reviewer="alice")
+    (handed_off,) = daemon.stage_runs(project.id, Stage.MT)  # submitted by the approval itself
+    assert handed_off.tags["dagster/sensor_name"] == "review_gate_sensor"  # so it never repeats
     daemon.wait_for_run(project.id, Stage.MT)
     time.sleep(6)
     assert daemon.stage_runs(project.id, Stage.TTS) == []
 
     last = review.load_segments(store, project.id, Stage.MT).segments[-1].id
     manager.approve(project.id, Stage.MT, reviewer="alice", edits={last: "Hasta luego, amigos."})
+    assert len(daemon.stage_runs(project.id, Stage.TTS)) == 1
     for stage in (Stage.TTS, Stage.MUXING, Stage.LIP_SYNC):
         run = daemon.wait_for_run(project.id, stage)
         assert run.tags["dubbing/user"] == "alice" and run.tags["dubbing/tier"] == "premium"
+    for before, after in ((Stage.TTS, Stage.MUXING), (Stage.MUXING, Stage.LIP_SYNC)):
+        # the finishing run's hook submitted its successor, not stage_success_sensor's next tick
+        (finished,) = daemon.stage_runs(project.id, before)
+        (started,) = daemon.stage_runs(project.id, after)
+        logged = [e.message for e in daemon.instance.all_logs(finished.run_id)]
+        assert f"submitted {after} as run {started.run_id}" in logged, after
 
     time.sleep(6)  # no duplicate launches from later ticks
     for stage in Stage:
