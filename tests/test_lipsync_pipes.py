@@ -94,6 +94,9 @@ def pipes_failure(code: int, reason: str) -> list[str]:
     return [sys.executable, "-c", source]
 
 
+DEAF_TO_TERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+
+
 def bare_exit(code: int) -> list[str]:
     """A program that says nothing over Pipes and only exits ``code`` (a plain model wrapper)."""
     return [sys.executable, "-c", f"import sys; sys.exit({code})"]
@@ -112,10 +115,27 @@ def bare_exit(code: int) -> list[str]:
             "TIMEOUT",
             "overran its 1 s limit",
         ),
+        (
+            {"command": [sys.executable, "-c", DEAF_TO_TERM], "timeout_s": 1},
+            "TIMEOUT",  # `timeout` KILLs it 10 s later: 137, yet not the OOM killer's 137
+            "overran its 1 s limit",
+        ),
+        ({"command": bare_exit(137)}, "RESOURCE", "exited 137"),  # killed early: memory
         ({"command": ["/nonexistent/wav2lip"]}, "PERMANENT", "exited 127"),
         ({}, "VALIDATION", "not a media file"),  # the shipped runner, given a broken video
     ],
-    ids=["reported-2", "reported-75", "exit-75", "exit-1", "exit-70", "timeout", "missing", "bad"],
+    ids=[
+        "reported-2",
+        "reported-75",
+        "exit-75",
+        "exit-1",
+        "exit-70",
+        "timeout",
+        "timeout-killed",
+        "killed",
+        "missing",
+        "bad",
+    ],
 )
 def test_a_failing_external_program_maps_to_its_error_class(
     program: dict[str, Any],

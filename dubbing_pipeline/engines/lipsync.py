@@ -19,6 +19,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +109,7 @@ class PipesLipSync(ConfigurableResource):
     def _run(
         self, context: AssetExecutionContext, listener: _Listener, extras: dict[str, Any]
     ) -> PipesClientCompletedInvocation:
+        started = time.monotonic()
         try:
             return self._launch(context, listener, extras)
         except JobProcessingError:
@@ -117,7 +119,8 @@ class PipesLipSync(ConfigurableResource):
                 f"lip-sync program not found: {exc}", JobErrorType.PERMANENT
             ) from exc
         except Exception as exc:
-            raise self._failure(exc, listener.reported) from exc
+            overran = time.monotonic() - started >= self.timeout_s
+            raise self._failure(exc, listener.reported, overran) from exc
 
     def _argv(self, python: str) -> list[str]:
         return self.command or [python, "-m", RUNNER]
@@ -157,12 +160,16 @@ class PipesLipSync(ConfigurableResource):
             yield video_in, audio_in, folder / f"out{out.suffix}"
             shutil.move(folder / f"out{out.suffix}", out)
 
-    def _failure(self, exc: Exception, reported: Mapping[str, Any]) -> JobProcessingError:
+    def _failure(
+        self, exc: Exception, reported: Mapping[str, Any], overran: bool = False
+    ) -> JobProcessingError:
         """Classify a failed run by its exit code (from the launcher, or as the program reported
         it where the launcher hides it), else by the launcher's error."""
         text = str(exc).strip()
         match = _EXIT.search(text)
         code = int(match[1]) if match else reported.get(EXIT_CODE)
+        if code in (-9, 128 + 9) and overran:  # `timeout` KILLed a program deaf to its TERM
+            code = EXIT_TIMEOUT
         reason = reported.get(ERROR) or text[-600:]
         if code == EXIT_TIMEOUT and ERROR not in reported:
             reason = f"overran its {self.timeout_s:g} s limit"
