@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import wave
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,7 +143,7 @@ def silence(out: Path, samples: int) -> None:
 
 def speech_windows(
     path: Path, *, rate: int, window_s: float, search_s: float = 20.0
-) -> Iterator[tuple[int, np.ndarray]]:
+) -> Generator[tuple[int, np.ndarray], None, None]:
     """A file's first audio track as float32 mono at ``rate`` (s16 / 32768, as faster-whisper's
     own decoder gives it), in windows of at most ``window_s`` seconds, each cut at the quietest
     100 ms of its last ``search_s`` so no word is split; with each window's first sample's offset.

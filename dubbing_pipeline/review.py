@@ -77,8 +77,7 @@ def approve(
     edited = doc.model_copy(
         update={
             "segments": [
-                s.model_copy(update={"text": edits[s.id].strip()}) if s.id in edits else s
-                for s in doc.segments
+                s.with_text(edits[s.id].strip()) if s.id in edits else s for s in doc.segments
             ]
         }
     )

@@ -69,13 +69,13 @@ class FasterWhisperSTT(ConfigurableResource):
         total = probe(media).duration
         segments: list[Segment] = []
         first: TranscriptionInfo | None = None
+        windows = speech_windows(
+            media, rate=SAMPLE_RATE, window_s=self.window_s, search_s=min(20, self.window_s / 4)
+        )  # each cut at the quietest moment of the window's last quarter (at most 20 s)
         try:
             model = _load_model(
                 whisper_model_path(self.model), device, compute_type, self.cpu_threads
             )
-            windows = speech_windows(
-                media, rate=SAMPLE_RATE, window_s=self.window_s, search_s=min(20, self.window_s / 4)
-            )  # each cut at the quietest moment of the window's last quarter (at most 20 s)
             for offset, audio in windows:
                 start, span = offset / SAMPLE_RATE, audio.size / SAMPLE_RATE
 
@@ -94,6 +94,7 @@ class FasterWhisperSTT(ConfigurableResource):
                     _placed(s, len(segments) + i, start, total) for i, s in enumerate(found)
                 ]
         finally:
+            windows.close()  # an error mid-video stops its ffmpeg now, not at garbage collection
             if device == "cuda" and not self.keep_on_gpu:
                 release_models("cuda")
         if first is None:
