@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
+from dagster_k8s.job import get_user_defined_k8s_config
 
 from dubbing_pipeline.definitions import defs
-from dubbing_pipeline.placement import CELERY_QUEUE_TAG, GPU_TAG, K8S_CONFIG_TAG, placement_tags
+from dubbing_pipeline.placement import CELERY_QUEUE_TAG, GPU_TAG, placement_tags
 from dubbing_pipeline.stages import Stage
 
 
 def test_every_run_of_a_gpu_stage_job_requests_a_gpu() -> None:
+    assert CELERY_QUEUE_TAG == DAGSTER_CELERY_QUEUE_TAG
     for stage in Stage:
-        # The job's run tags: Dagster puts them on every run of it (UI, GraphQL, sensors).
+        # The job's run tags: Dagster puts them on every run of it (UI, GraphQL, sensors), and
+        # the K8sRunLauncher reads the pod from them as this parser does (validating it).
         tags = defs.resolve_job_def(stage.job_name).run_tags
-        pod = json.loads(tags[K8S_CONFIG_TAG])
-        limits = pod["container_config"]["resources"].get("limits", {})
+        pod = get_user_defined_k8s_config(tags)
+        limits = pod.container_config["resources"].get("limits", {})
         if stage is Stage.MUXING:
             assert "nvidia.com/gpu" not in limits and GPU_TAG not in tags
             assert tags[CELERY_QUEUE_TAG] == "dubbing-cpu"
         else:
             assert limits["nvidia.com/gpu"] == "1", stage
-            assert pod["pod_spec_config"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+            assert pod.pod_spec_config["tolerations"][0]["key"] == "nvidia.com/gpu"
             assert tags[CELERY_QUEUE_TAG] == "dubbing-gpu" and tags[GPU_TAG] == "true"
 
 
