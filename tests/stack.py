@@ -87,7 +87,6 @@ class Stack:
     api_ports: list[int] = field(default_factory=list)
     _exits: ExitStack = field(default_factory=ExitStack)
     _webserver: ExitStack = field(default_factory=ExitStack)
-    _webserver: ExitStack = field(default_factory=ExitStack)
 
     @property
     def api(self) -> str:

@@ -9,6 +9,9 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest import mock
+
+from dagster import DagsterInstance
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = {"username": "postgres", "password": "", "hostname": "127.0.0.1", "port": 5432}
@@ -42,16 +45,22 @@ def prepare_home(home: Path, profile: str = "postgres") -> dict[str, str]:
     """Put the deployment's dagster.yaml into ``home``; return the environment it needs.
     On Postgres, ``profile`` names the folder under profiles/ (postgres, celery)."""
     home.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str] = {}
     if not on_postgres():
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-        return {}
-    shutil.copy(ROOT / "profiles" / profile / "dagster.yaml", home / "dagster.yaml")
-    chosen = home / "postgres-database"  # one database per home: a restarted daemon keeps it
-    if not chosen.exists():
-        chosen.write_text(new_database())
-    return {
-        "DAGSTER_PG_USERNAME": PG["username"],
-        "DAGSTER_PG_PASSWORD": PG["password"],
-        "DAGSTER_PG_HOST": PG["hostname"],
-        "DAGSTER_PG_DB": chosen.read_text(),
-    }
+    else:
+        shutil.copy(ROOT / "profiles" / profile / "dagster.yaml", home / "dagster.yaml")
+        chosen = home / "postgres-database"  # one database per home: a restarted daemon keeps it
+        if not chosen.exists():
+            chosen.write_text(new_database())
+        env = {
+            "DAGSTER_PG_USERNAME": PG["username"],
+            "DAGSTER_PG_PASSWORD": PG["password"],
+            "DAGSTER_PG_HOST": PG["hostname"],
+            "DAGSTER_PG_DB": chosen.read_text(),
+        }
+    # Create the storage here, once: a daemon, a webserver and a code server that all find it
+    # missing race to create SQLite's schema (two alembic heads: the instance no longer loads).
+    with mock.patch.dict(os.environ, env), DagsterInstance.from_config(str(home)):
+        pass
+    return env
