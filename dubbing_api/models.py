@@ -10,24 +10,19 @@ from pydantic.alias_generators import to_camel
 
 from dubbing_api.dagster_client import Run
 from dubbing_pipeline import dead_letter, queues
+from dubbing_pipeline.dead_letter import DeadLetterEntry
+from dubbing_pipeline.manager import Job
 
 
 class Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class JobOut(Body):
-    id: str
-    project_id: str
-    user_id: str
-    stage: str
-    status: str
-    progress: int | None
+class JobOut(Job, Body):
+    """A stage run as the API shows it (camelCase), with why it failed."""
+
     error_type: str | None = None
     error: str | None = None
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
 
     @classmethod
     def of(cls, run: Run, progress: int | None) -> JobOut:
@@ -89,16 +84,8 @@ class ProgressUpdate(Body):
     message: str | None = Field(default=None, max_length=500)
 
 
-class DeadLetterOut(Body):
-    job_id: str
-    project_id: str
-    user_id: str
-    stage: str
-    error_type: str
-    message: str
-    attempts: int
-    state: str
-    failed_at: datetime | None
+class DeadLetterOut(DeadLetterEntry, Body):
+    """A dead letter entry as the API shows it (camelCase)."""
 
 
 class DeadLetterList(Body):
