@@ -63,8 +63,14 @@ def test_a_project_end_to_end_over_http_and_websocket(stack: Stack) -> None:
     assert created["project"]["userId"] == "alice" and created["jobId"]
 
     for stage, review_path in (("STT", "transcript"), ("MT", "translation")):
-        tap.wait_for(lambda e, s=stage: e["type"] == "stage_ready_for_review" and e["stage"] == s)
-        review = alice.get(f"/api/projects/{project}/review/{review_path}").json()
+        tap.wait_for(
+            lambda e, s=stage: (
+                (e["type"], e["stage"], e["projectId"]) == ("stage_ready_for_review", s, project)
+            )
+        )
+        review = alice.get(f"/api/projects/{project}/review/{review_path}")
+        assert review.status_code == 200, review.text
+        review = review.json()
         assert review["decision"] == "pending" and review["segments"]
         edits = {str(review["segments"][0]["id"]): "Hola a todos."} if stage == "MT" else {}
         approved = alice.post(
