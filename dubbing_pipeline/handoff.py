@@ -71,11 +71,11 @@ def approval_request(
 ) -> RunRequest | None:
     """The run after the approval ``decision_id`` of ``stage``, while it is the current decision
     (a later rejection, or new segments, make it stale: nothing starts)."""
-    decision = review.current_decision(store, project_id, stage)
-    if stage not in AFTER_REVIEW or decision is None or decision.id != decision_id:
-        log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
+    if stage not in AFTER_REVIEW:
         return None
-    if decision.decision != "approved":
+    decision = review.current_decision(store, project_id, stage)
+    if decision is None or decision.id != decision_id or decision.decision != "approved":
+        log.info(f"skipping stale approval of {stage.asset_name} {project_id}")
         return None
     cause = f"approved-{decision.id}"
     return next_run_request(log, store, project_id, AFTER_REVIEW[stage], cause)

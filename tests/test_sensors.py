@@ -1,12 +1,19 @@
-"""Sensor logic on a real instance, without the daemon: who gets a run, with which key."""
+"""Sensor and hand-off logic on a real instance, without the daemon: who gets a run, with which
+key."""
 
 from __future__ import annotations
 
+import logging
+
 from dagster import DagsterInstance, RunRequest, build_sensor_context
 
+from dubbing_pipeline import review
+from dubbing_pipeline.handoff import approval_request
 from dubbing_pipeline.partitions import PROJECTS
 from dubbing_pipeline.sensors import new_project_sensor
+from dubbing_pipeline.stages import Stage
 from dubbing_pipeline.storage import ArtifactStore
+from tests.test_segments_review import make_doc, write_segments
 
 
 def _tick(instance: DagsterInstance, store: ArtifactStore, cursor: str | None = None):
@@ -31,3 +38,21 @@ def test_new_projects_get_one_stt_run_and_caller_driven_ones_none(
     later = new_project()
     requests, _ = _tick(instance, store, cursor)
     assert [r.partition_key for r in requests] == [later.id]  # nothing twice, nothing blocked
+
+
+def test_only_the_current_approval_starts_the_next_stage(store: ArtifactStore, new_project) -> None:
+    project = new_project()
+    write_segments(store, make_doc(), Stage.STT, project.id)
+    log = logging.getLogger("test")
+
+    first = review.approve(store, project.id, Stage.STT, reviewer="alice")
+    request = approval_request(log, store, project.id, Stage.STT, first.id)
+    assert request is not None and request.job_name == Stage.MT.job_name
+    assert request.run_key == f"approved-{first.id}:MT:{project.id}"  # once per approval
+
+    review.reject(store, project.id, Stage.STT, reviewer="bob", reason="the names are wrong")
+    assert approval_request(log, store, project.id, Stage.STT, first.id) is None
+    second = review.approve(store, project.id, Stage.STT, reviewer="bob")
+    assert approval_request(log, store, project.id, Stage.STT, first.id) is None  # superseded
+    assert approval_request(log, store, project.id, Stage.STT, second.id) is not None
+    assert approval_request(log, store, project.id, Stage.TTS, second.id) is None  # no gate
