@@ -200,20 +200,9 @@ def celery_workers(root: Path, env: dict[str, str]) -> Iterator[list[Worker]]:
         for queue, name in (("dubbing-gpu", "gpu1"), ("dubbing-cpu", "cpu1")):
             log = root / f"worker-{name}.log"
             script = str(ROOT / "profiles" / "celery" / "worker")
-            cli = stack.enter_context(process([script, queue, name], log, env))
-            pid = wait_until(lambda cli=cli: _celery_child(cli.pid), 60, f"{name} to start")
+            # Celery writes its own pid: the CLI may start other children before the worker.
+            pidfile = root / f"worker-{name}.pid"
+            stack.enter_context(process([script, queue, name, f"--pidfile={pidfile}"], log, env))
             wait_until(lambda log=log: "ready." in log.read_text(), 90, f"{name} to be ready")
-            workers.append(Worker(queue, pid, log))
+            workers.append(Worker(queue, int(pidfile.read_text().strip()), log))
         yield workers
-
-
-def _celery_child(parent: int) -> int | None:
-    """The celery process the worker script's ``dagster-celery`` CLI started."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            return int(stat.parent.name)
-    return None
