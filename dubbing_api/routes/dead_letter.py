@@ -51,11 +51,12 @@ async def dead_letter_stats(request: Request, caller: Principal) -> DeadLetterSt
         "dead-letter-open",
         lambda: svc.dagster.runs({dead_letter.STATE: "open"}, ["FAILURE"], limit=10_000),
     )
-    owned = [run.tags for run in runs if caller.owns(run.tags.get("dubbing/user"))]
+    entries = [dead_letter.entry_of(run.run_id, run.tags, run.ended) for run in runs]
+    owned = [entry for entry in entries if caller.owns(entry.user_id)]
     return DeadLetterStats(
         total=len(owned),
-        by_stage=dict(Counter(tags.get("dubbing/stage", "") for tags in owned)),
-        by_error_type=dict(Counter(tags.get(dead_letter.ERROR_TYPE, "") for tags in owned)),
+        by_stage=dict(Counter(entry.stage for entry in owned)),
+        by_error_type=dict(Counter(entry.error_type for entry in owned)),
     )
 
 
