@@ -92,7 +92,7 @@ def run_project(
 ) -> tuple[list[StageFigures], float]:
     """Create the project and approve its reviews through the API, as users do; read the
     figures from the run store."""
-    incoming = root / "artifacts" / "incoming"
+    incoming = root / "artifacts" / "uploads" / "alice"
     incoming.mkdir(parents=True)
     shutil.copy(video, incoming / "clip.mp4")
     overrides = {"DUBBING_STT_MODEL": stt_model, "DUBBING_REDIS_URL": REDIS_URL}
@@ -110,7 +110,7 @@ def run_project(
         with DagsterInstance.get() as instance:
             time.sleep(5)  # let the daemon load the code location before the clock starts
             started = time.time()
-            body = {"videoUrl": "incoming/clip.mp4", "sourceLanguage": "en"}
+            body = {"videoUrl": "uploads/alice/clip.mp4", "sourceLanguage": "en"}
             body |= {"targetLanguage": "es", "premium": premium}
             response = api.post("/api/projects", json=body)
             response.raise_for_status()

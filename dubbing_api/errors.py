@@ -57,10 +57,13 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "validation_error", f"{field}: {first['msg']}")
 
 
-async def job_error(_: Request, exc: Exception) -> JSONResponse:
-    """The pipeline's own VALIDATION errors (bad edits, unknown segment) are the caller's fault."""
+async def job_error(request: Request, exc: Exception) -> JSONResponse:
+    """The pipeline's own VALIDATION errors (bad edits, unknown segment) are the caller's fault;
+    their messages name artifacts by key, not by where the store keeps them."""
     assert isinstance(exc, JobProcessingError)
-    return error_response(400, "invalid_request", exc.message)
+    return error_response(
+        400, "invalid_request", request.app.state.services.store.scrub(exc.message)
+    )
 
 
 async def server_error(_: Request, exc: Exception) -> JSONResponse:

@@ -103,7 +103,10 @@ class ProjectCreate(Body):
     source_language: str = "auto"
     target_language: str
     premium: bool = False
-    id: str | None = None
+
+
+class Uploaded(Body):
+    key: str = Field(description="The store key to name as a project's videoUrl.")
 
 
 class ProjectOut(Body):

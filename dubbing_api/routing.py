@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dubbing_api.auth import Principal, Role, principal
@@ -61,7 +61,12 @@ def api(
             result = await handler(request, **kwargs)
             if isinstance(result, Response):
                 return result
-            return JSONResponse(result.model_dump(mode="json", by_alias=True), operation.status)
+            # Messages the pipeline wrote (errors, dead letter entries) may name an artifact by
+            # its location: callers see its key, never this host's folders.
+            body = request.app.state.services.store.scrub(
+                json.dumps(result.model_dump(mode="json", by_alias=True))
+            )
+            return Response(body, operation.status, media_type="application/json")
 
         route = Route(path, endpoint, methods=[method], name=handler.__name__)
         route.operation = operation  # type: ignore[attr-defined]

@@ -32,4 +32,9 @@ class Settings:
     cache_ttl_s: float = field(
         default_factory=lambda: float(_env("DUBBING_API_CACHE_TTL_S", "1"))
     )  # how old queue stats, dead letter stats and queue listings may be (cache.SharedCache)
+    source_url_prefixes: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            p.strip() for p in _env("DUBBING_API_SOURCE_URLS", "").split(",") if p.strip()
+        )
+    )  # object-storage URLs callers may name as a source (none: only their own uploads)
     ws_send_timeout_s: float = 5.0

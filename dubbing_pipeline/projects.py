@@ -62,6 +62,14 @@ class Project(BaseModel):
         return "premium" if self.premium else "standard"
 
 
+UPLOADS = "uploads"
+
+
+def upload_prefix(user_id: str) -> str:
+    """The store keys a user's uploads get, and the only keys that user may name as a source."""
+    return f"{UPLOADS}/{user_id}/"
+
+
 def manifest_uri(store: ArtifactStore, project_id: str) -> str:
     return store.uri("projects", project_id, "project.json")
 

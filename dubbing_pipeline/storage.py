@@ -38,6 +38,21 @@ class ArtifactStore(ConfigurableResource):
     def artifact_uri(self, project: str, stage: str, name: str) -> str:
         return self.uri("projects", project, stage, name)
 
+    def key_of(self, uri: str) -> str:
+        """The store key of ``uri`` (``projects/p-1/...``), or ``uri`` itself if it lies outside
+        the store: what a caller may see, never a path on this host."""
+        base = self.uri() + "/"
+        return uri[len(base) :] if uri.startswith(base) else uri
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the store's own location replaced by nothing: messages that name an
+        artifact show its key, not the host's folders or the bucket's prefix."""
+        return text.replace(self.uri() + "/", "")
+
+    def is_file(self, uri: str) -> bool:
+        """An object (not a folder, not missing) at ``uri``."""
+        return self._fs.isfile(uri)
+
     @property
     def _fs(self) -> fsspec.AbstractFileSystem:
         fs, _ = fsspec.url_to_fs(self.uri())

@@ -87,8 +87,9 @@ def stack(  # the whole system on loopback, shared by a module's API tests
 ) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("stack")
     with running_stack(root) as running:
-        incoming = root / "artifacts" / "incoming"
-        incoming.mkdir(parents=True)
-        shutil.copy(sample_video, incoming / "sample.mp4")
-        (incoming / "notes.mp4").write_text("not a video")
+        for user in ("alice", "bob"):  # what POST /api/uploads would have put there
+            uploads = root / "artifacts" / "uploads" / user
+            uploads.mkdir(parents=True)
+            shutil.copy(sample_video, uploads / "sample.mp4")
+            (uploads / "notes.mp4").write_text("not a video")
         yield running

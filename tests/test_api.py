@@ -48,8 +48,9 @@ class EventTap:
         self.ws.close()
 
 
-def _create(stack: Stack, user: str, video: str = "incoming/sample.mp4", **extra: Any) -> dict:
-    body = {"videoUrl": video, "sourceLanguage": "en", "targetLanguage": "es"} | extra
+def _create(stack: Stack, user: str, video: str = "sample.mp4", **extra: Any) -> dict:
+    body = {"videoUrl": f"uploads/{user}/{video}", "sourceLanguage": "en", "targetLanguage": "es"}
+    body |= extra
     response = stack.client(user).post("/api/projects", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -161,7 +162,7 @@ def test_bad_input_is_a_clear_4xx(stack: Stack) -> None:
         (alice.get("/api/queue/STT/jobs?status=sleeping"), 400, "status"),
         (alice.get("/api/queue/STT/jobs?limit=0"), 400, "limit"),
         (
-            alice.post("/api/projects", json={"videoUrl": "incoming/sample.mp4"}),
+            alice.post("/api/projects", json={"videoUrl": "uploads/alice/sample.mp4"}),
             400,
             "targetLanguage",
         ),
@@ -173,12 +174,15 @@ def test_bad_input_is_a_clear_4xx(stack: Stack) -> None:
         (
             alice.post("/api/projects", json={"videoUrl": "nope.mp4", "targetLanguage": "es"}),
             400,
-            "no object",
+            "no upload 'nope.mp4' of yours",
         ),
         (
             alice.post(
                 "/api/projects",
-                json={"videoUrl": "incoming/sample.mp4", "targetLanguage": "xx-not-a-language"},
+                json={
+                    "videoUrl": "uploads/alice/sample.mp4",
+                    "targetLanguage": "xx-not-a-language",
+                },
             ),
             400,
             "targetLanguage",
@@ -203,7 +207,7 @@ def test_upload_limits_and_streaming(stack: Stack, sample_video: Path) -> None:
     query = "targetLanguage=es&sourceLanguage=en&filename=clip.mp4"
     created = alice.post(f"/api/projects/upload?{query}", content=sample_video.read_bytes())
     assert created.status_code == 201, created.text
-    assert "/uploads/" in created.json()["project"]["videoUrl"]
+    assert created.json()["project"]["videoUrl"].startswith("uploads/alice/")
     empty = alice.post(f"/api/projects/upload?{query}", content=b"")
     assert empty.status_code == 400
     too_big = b"\0" * (MAX_UPLOAD + 1)
@@ -236,7 +240,7 @@ def test_queue_admin_endpoints_and_dead_letter(stack: Stack) -> None:
         "LIP_SYNC",
     ]
 
-    bad = _create(stack, "alice", video="incoming/notes.mp4")
+    bad = _create(stack, "alice", video="notes.mp4")
     job = bad["jobId"]
     entry = wait_until(
         lambda: next(
@@ -335,3 +339,57 @@ def test_webserver_down_is_503_then_recovers(stack: Stack) -> None:
     stack.start_webserver()
     assert alice.get("/api/queue/STT/jobs").status_code == 200
     assert alice.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_caller_names_only_files_of_their_own(stack: Stack, sample_video: Path) -> None:
+    """Sources are confined to the caller's upload area; another user's file, a project's output,
+    a folder and a missing key get one and the same answer; no response shows a host path."""
+    alice, bob = stack.client("alice"), stack.client("bob")
+    uploaded = alice.post("/api/uploads?filename=mine.mp4", content=sample_video.read_bytes())
+    assert uploaded.status_code == 201, uploaded.text
+    key = uploaded.json()["key"]
+    assert key.startswith("uploads/alice/") and key.endswith("-mine.mp4")
+    mine = _create(stack, "alice", video=key.removeprefix("uploads/alice/"))["project"]
+    assert mine["videoUrl"] == key
+    project = mine["id"]
+    wait_until(
+        lambda: (
+            alice.get(f"/api/jobs/project/{project}/current").json()["status"]
+            in ("completed", "failed")
+        ),
+        120,
+        "STT to finish",
+    )
+
+    def refused(video_url: str) -> str:
+        answer = bob.post("/api/projects", json={"videoUrl": video_url, "targetLanguage": "es"})
+        assert answer.status_code == 400, answer.text
+        return answer.json()["error"]["message"].replace(repr(video_url), "KEY")
+
+    others = [
+        key,  # alice's upload
+        "uploads/alice/sample.mp4",
+        f"projects/{project}/project.json",  # alice's manifest
+        f"projects/{project}/transcript/segments.json",
+        "uploads/bob",  # a folder
+        "uploads/bob/missing.mp4",
+        "uploads/bob/../alice/sample.mp4",
+        f"{stack.root}/artifacts/uploads/alice/sample.mp4",
+        "s3://bucket/video.mp4",
+    ]
+    answers = {refused(v) for v in others[:-1]}
+    assert len(answers) == 1, answers  # existing and missing look the same
+    assert "object-storage" in refused(others[-1])
+    chosen = bob.post(
+        "/api/projects",
+        json={"videoUrl": "uploads/bob/sample.mp4", "targetLanguage": "es", "id": project},
+    )
+    assert chosen.status_code == 400 and "id" in chosen.json()["error"]["message"]
+    texts = [
+        alice.get(f"/api/projects/{project}").text,
+        alice.get("/api/projects").text,
+        alice.get(f"/api/jobs/project/{project}").text,
+        alice.get("/api/queue/dead-letter/jobs").text,
+        bob.post("/api/projects", json={"videoUrl": "nope", "targetLanguage": "es"}).text,
+    ]
+    assert not [t for t in texts if str(stack.root) in t]

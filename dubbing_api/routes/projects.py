@@ -18,6 +18,7 @@ from dubbing_api.models import (
     ProjectCreated,
     ProjectList,
     ProjectOut,
+    Uploaded,
     job_status,
 )
 from dubbing_api.routing import api
@@ -25,19 +26,21 @@ from dubbing_api.services import Services, services
 from dubbing_pipeline import review
 from dubbing_pipeline.errors import JobProcessingError
 from dubbing_pipeline.partitions import PROJECTS
-from dubbing_pipeline.projects import Project, run_tags, save_project
+from dubbing_pipeline.projects import Project, run_tags, save_project, upload_prefix
 from dubbing_pipeline.stages import Stage
 
-REMOTE_SCHEMES = ("s3://", "gs://", "gcs://", "az://", "abfs://")
 # "video" is the lip-synced video of a premium project, else the muxed one.
 ARTIFACTS = ("video", "subtitles.srt", "subtitles.vtt", "source.srt", "source.vtt")
 
 
-class UploadQuery(Body):
+class FileQuery(Body):
+    filename: str = Field(default="video.mp4", pattern=r"^[\w.-]{1,100}$")
+
+
+class UploadQuery(FileQuery):
     target_language: str
     source_language: str = "auto"
     premium: bool = False
-    filename: str = Field(default="video.mp4", pattern=r"^[\w.-]{1,100}$")
 
 
 async def _start(svc: Services, project: Project) -> ProjectCreated:
@@ -70,7 +73,7 @@ async def _project_out(svc: Services, project: Project) -> ProjectOut:
     return ProjectOut(
         id=project.id,
         user_id=project.user_id,
-        video_url=project.video_uri,
+        video_url=svc.store.key_of(project.video_uri),
         source_language=project.source_language,
         target_language=project.target_language,
         premium=project.premium,
@@ -79,10 +82,39 @@ async def _project_out(svc: Services, project: Project) -> ProjectOut:
     )
 
 
+def source_uri(svc: Services, caller: Principal, value: str, field: str) -> str:
+    """Where a caller-named source lives: a key inside the caller's own upload area (what
+    ``POST /api/uploads`` answers), or an object-storage URL under a prefix the deployment allows.
+    Anything else, and a key that is missing or a folder, gets the same answer: whether another
+    user's file exists must not be learnable from it."""
+    if "://" in value:
+        if value.startswith(svc.settings.source_url_prefixes):
+            return value
+        raise ApiError(
+            400,
+            "validation_error",
+            f"{field}: this deployment takes no object-storage URLs"
+            if not svc.settings.source_url_prefixes
+            else f"{field}: object-storage URLs must start with one of "
+            f"{', '.join(svc.settings.source_url_prefixes)}",
+        )
+    key = value.lstrip("/")
+    uri = svc.store.uri(*key.split("/"))
+    owned = key.startswith(upload_prefix(caller.user_id)) and ".." not in key.split("/")
+    if not owned or not svc.store.is_file(uri):
+        raise ApiError(
+            400,
+            "validation_error",
+            f"{field}: no upload {value!r} of yours: upload the file with POST /api/uploads "
+            "and pass the key it answers",
+        )
+    return uri
+
+
 @api(
     "POST",
     "/api/projects",
-    "Create a project for a video already in the artifact store",
+    "Create a project for a video you uploaded (POST /api/uploads) or an allowed URL",
     body=ProjectCreate,
     response=ProjectCreated,
     status=201,
@@ -91,28 +123,52 @@ async def create_project(
     request: Request, caller: Principal, body: ProjectCreate
 ) -> ProjectCreated:
     svc = services(request)
-    video = body.video_url
-    if not video.startswith(REMOTE_SCHEMES):  # a key in the store, never a path on this server
-        if "://" in video or video.startswith("/") or ".." in video.split("/"):
-            raise ApiError(
-                400,
-                "validation_error",
-                "videoUrl: use an object-storage URL or a key inside the artifact store",
-            )
-        video = svc.store.uri(video)
-        if not svc.store.exists(video):
-            raise ApiError(400, "validation_error", f"videoUrl: no object at {body.video_url!r}")
     project = _project(
         caller,
-        id=body.id,
-        video_uri=video,
+        video_uri=source_uri(svc, caller, body.video_url, "videoUrl"),
         source_language=body.source_language,
         target_language=body.target_language,
         premium=body.premium,
     )
-    if svc.store.exists(svc.store.uri("projects", project.id, "project.json")):
-        raise ApiError(409, "conflict", f"project {project.id} exists")
     return await _start(svc, project)
+
+
+async def _receive(request: Request, svc: Services, uri: str) -> None:
+    """Stream the request body into the store at ``uri``, refusing more than the upload limit
+    and an empty body."""
+    limit = svc.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
+    size = 0
+    with svc.store.writing(uri) as local, Path(local).open("wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
+            out.write(chunk)
+        if size == 0:
+            raise ApiError(400, "validation_error", "body: the upload is empty")
+
+
+def _upload_uri(svc: Services, caller: Principal, filename: str) -> str:
+    key = f"{upload_prefix(caller.user_id)}{uuid.uuid4().hex[:12]}-{filename}"
+    return svc.store.uri(*key.split("/"))
+
+
+@api(
+    "POST",
+    "/api/uploads",
+    "Upload a file (a video, a background stem) into your own upload area",
+    query=FileQuery,
+    response=Uploaded,
+    status=201,
+)
+async def upload_file(request: Request, caller: Principal, query: FileQuery) -> Uploaded:
+    svc = services(request)
+    uri = _upload_uri(svc, caller, query.filename)
+    await _receive(request, svc, uri)
+    return Uploaded(key=svc.store.key_of(uri))
 
 
 @api(
@@ -124,10 +180,7 @@ async def create_project(
     status=201,
 )
 async def upload_project(request: Request, caller: Principal, query: UploadQuery) -> ProjectCreated:
-    svc, limit = services(request), services(request).settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
+    svc = services(request)
     project = _project(
         caller,
         video_uri="pending",
@@ -135,16 +188,8 @@ async def upload_project(request: Request, caller: Principal, query: UploadQuery
         target_language=query.target_language,
         premium=query.premium,
     )
-    uri = svc.store.uri("uploads", project.id, f"{uuid.uuid4().hex[:8]}-{query.filename}")
-    size = 0
-    with svc.store.writing(uri) as local, Path(local).open("wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
-            out.write(chunk)
-        if size == 0:
-            raise ApiError(400, "validation_error", "body: the upload is empty")
+    uri = _upload_uri(svc, caller, query.filename)
+    await _receive(request, svc, uri)
     return await _start(svc, project.model_copy(update={"video_uri": uri}))
 
 
@@ -215,4 +260,4 @@ def _artifact_uri(svc: Services, project: Project, name: str) -> str | None:
     return None
 
 
-routes = [create_project, upload_project, list_projects, get_project, get_artifact]
+routes = [create_project, upload_file, upload_project, list_projects, get_project, get_artifact]
