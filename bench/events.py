@@ -31,7 +31,7 @@ from websockets.asyncio.client import connect
 
 from bench.common import Report, arguments, percentiles
 from bench.seed import ADMIN, USERS, bearer, environment, services
-from dubbing_pipeline.events import STREAM, EventPublisher, JobEvent
+from dubbing_pipeline.infra.events import STREAM, EventPublisher, JobEvent
 
 REDIS_URL = "redis://127.0.0.1:6379/11"  # this benchmark's own database (tests use 13-15)
 TARGET_P99_MS = 1000.0

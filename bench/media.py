@@ -1,6 +1,6 @@
-"""Long test videos for the benchmarks: a few minutes of distinct espeak-ng speech, made once with
-``dubbing_pipeline.sample`` and looped by ffmpeg (stream copy) to any length, cached on disk so a
-rerun starts at once. Low resolution keeps an hour small (~40 MB)."""
+"""Long test videos for the benchmarks: a few minutes of distinct espeak-ng speech, made once
+with ``dubbing_pipeline.cli.sample`` and looped by ffmpeg (stream copy) to any length, cached on
+disk so a rerun starts at once. Low resolution keeps an hour small (~40 MB)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import ffmpeg
 
-from dubbing_pipeline import media
-from dubbing_pipeline.sample import ENGLISH, make_sample_video
+from dubbing_pipeline.cli.sample import ENGLISH, make_sample_video
+from dubbing_pipeline.infra import media
 
 SIZE = "160x90"
 BLOCK_SENTENCES = 40  # ~3 minutes of speech: distinct segments, so MT and TTS see real work

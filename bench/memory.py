@@ -5,7 +5,7 @@ premium project, each stage in a process of its own as a launched run has.
 
 Each stage runs as ``python -m bench.memory --stage ...``: a new process that materialises the
 stage (``runner.materialize_stage``) in a temp ``DAGSTER_HOME``; reviews are approved in between
-(``dubbing_pipeline.review``), as a reviewer would. Per stage it reports:
+(``dubbing_pipeline.operations.reviews``), as a reviewer would. Per stage it reports:
 
 - ``python_peak_mb``: the stage process itself, from its own ``getrusage(RUSAGE_SELF).ru_maxrss``
   (exact: the kernel's high-water mark).
@@ -38,7 +38,7 @@ import psutil
 
 from bench.common import Report, arguments
 from bench.media import long_video
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.stages import Stage
 
 TARGET_MB = 1536
 POLL_S = 0.05
@@ -79,9 +79,11 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
     """Make (or reuse) the video, then run and measure each stage in turn."""
     from dagster import DagsterInstance
 
-    from dubbing_pipeline import media, review
-    from dubbing_pipeline.projects import Project, create_project
-    from dubbing_pipeline.storage import ArtifactStore
+    from dubbing_pipeline.domain.projects import Project
+    from dubbing_pipeline.infra import media
+    from dubbing_pipeline.infra.storage import ArtifactStore
+    from dubbing_pipeline.operations import reviews
+    from dubbing_pipeline.operations.projects import create_project
 
     started = time.perf_counter()
     video = long_video(args.minutes)
@@ -127,7 +129,9 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
                 failed = True
                 break
             if stage.needs_review:
-                review.record(instance, review.approve(store, project.id, stage, reviewer="bench"))
+                reviews.record(
+                    instance, reviews.approve(store, project.id, stage, reviewer="bench")
+                )
     report.emit(args.json)
     return 1 if failed else 0
 
@@ -187,10 +191,10 @@ def _worker(stage: Stage, project_id: str, result: Path) -> int:
     """One stage, the way a launched run does it: a fresh process, engines loaded in it."""
     from dagster import DagsterInstance
 
-    from dubbing_pipeline.cli import QUIET
-    from dubbing_pipeline.projects import load_project
-    from dubbing_pipeline.resources import default_resources
-    from dubbing_pipeline.runner import materialize_stage, stage_failure
+    from dubbing_pipeline.cli.main import QUIET
+    from dubbing_pipeline.cli.runner import materialize_stage, stage_failure
+    from dubbing_pipeline.defs.resources import default_resources
+    from dubbing_pipeline.operations.projects import load_project
 
     resources = default_resources()
     project = load_project(resources["store"], project_id)

@@ -37,12 +37,12 @@ from dagster._core.storage.tags import PARENT_RUN_ID_TAG, PARTITION_NAME_TAG, RU
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._serdes import serialize_value
 
-from dubbing_pipeline import dead_letter
-from dubbing_pipeline.errors import JobErrorType
-from dubbing_pipeline.partitions import PROJECTS
-from dubbing_pipeline.projects import Project, run_tags
-from dubbing_pipeline.queues import RETRY_AT
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.errors import JobErrorType
+from dubbing_pipeline.domain.projects import PARTITIONS, Project
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag, job_tags
+from dubbing_pipeline.operations import dead_letter
+from dubbing_pipeline.operations.queues import RETRY_AT
 from tests.stack import BIN, ROOT, free_port, process, wait_http
 
 ADMIN = "ops"
@@ -77,7 +77,7 @@ class Seeded:
     def job_ids_by_user(self) -> dict[str, list[str]]:
         owned: dict[str, list[str]] = {}
         for run in self.runs:
-            owned.setdefault(run.tags["dubbing/user"], []).append(run.run_id)
+            owned.setdefault(run.tags[Tag.USER], []).append(run.run_id)
         return owned
 
     def summary(self) -> dict[str, int]:
@@ -122,7 +122,7 @@ def plan_runs(count: int, seed: int = 7, now: float | None = None) -> Seeded:
 def _run(
     rng: random.Random, project: Project, stage: Stage, outcome: str, at: float, now: float
 ) -> SeededRun:
-    tags = run_tags(project, stage) | {PARTITION_NAME_TAG: project.id}
+    tags = job_tags(project, stage) | {PARTITION_NAME_TAG: project.id}
     run = SeededRun(
         str(uuid.UUID(int=rng.getrandbits(128))), stage, DagsterRunStatus.SUCCESS, tags, at
     )
@@ -171,9 +171,7 @@ def write_runs(instance: DagsterInstance, seeded: Seeded, batch: int = 2000) -> 
         )
         instance.delete_run(real.run_id)  # only its snapshots stay
         templates[stage] = real
-    instance.add_dynamic_partitions(
-        PROJECTS, sorted({r.tags["dubbing/project"] for r in seeded.runs})
-    )
+    instance.add_dynamic_partitions(PARTITIONS, sorted({r.tags[Tag.PROJECT] for r in seeded.runs}))
     storage = instance.run_storage
     for start in range(0, len(seeded.runs), batch):
         rows = [_row(templates[run.stage], run) for run in seeded.runs[start : start + batch]]

@@ -22,12 +22,20 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunRecord,
+    RunsFilter,
+)
 
 from bench.common import Report, arguments
 from bench.media import long_video
-from dubbing_pipeline import media
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra import media
 from tests.stack import CELERY_ENV, celery_workers, running_stack
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -134,7 +142,7 @@ def run_project(
 
 
 def _wait_for_success(instance: DagsterInstance, project_id: str, stage: Stage) -> RunRecord:
-    tags = {"dubbing/project": project_id, "dubbing/stage": stage.value}
+    tags = {Tag.PROJECT: project_id, Tag.STAGE: stage.value}
     deadline = time.monotonic() + 3600
     while time.monotonic() < deadline:
         records = instance.get_run_records(RunsFilter(tags=tags), limit=1)
@@ -147,7 +155,7 @@ def _wait_for_success(instance: DagsterInstance, project_id: str, stage: Stage) 
 
 
 def _figures(instance: DagsterInstance, stage: Stage, record: RunRecord, cause: float):
-    event = instance.get_latest_materialization_event(stage.key)
+    event = instance.get_latest_materialization_event(AssetKey(stage.asset_name))
     metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
     engine_s = float(metadata["engine_seconds"].value) if "engine_seconds" in metadata else 0.0
     engine_at = metadata.get("engine_started_at")

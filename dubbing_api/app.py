@@ -21,8 +21,8 @@ from dubbing_api.routes import ROUTES
 from dubbing_api.routes.system import openapi
 from dubbing_api.services import Services
 from dubbing_api.settings import Settings
-from dubbing_pipeline.events import EventPublisher
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.storage import ArtifactStore
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from dubbing_pipeline.errors import JobProcessingError
+from dubbing_pipeline.domain.errors import JobProcessingError
 
 log = logging.getLogger(__name__)
 HTTP_CODES = {

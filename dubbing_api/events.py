@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dubbing_api.auth import Principal
 from dubbing_api.services import services
-from dubbing_pipeline.events import STREAM, JobEvent
+from dubbing_pipeline.infra.events import STREAM, JobEvent
 
 BAD_REQUEST = 4400  # WebSocket close codes 4000-4999 are the application's
 UNAUTHORIZED = 4401

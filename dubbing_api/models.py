@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dubbing_api.dagster_client import Run
-from dubbing_pipeline import dead_letter, queues
-from dubbing_pipeline.dead_letter import DeadLetterEntry
-from dubbing_pipeline.manager import Job
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.operations import dead_letter, queues
+from dubbing_pipeline.operations.dead_letter import DeadLetterEntry
+from dubbing_pipeline.operations.manager import Job
 
 
 class Body(BaseModel):
@@ -29,9 +30,9 @@ class JobOut(Job, Body):
         status = job_status(run)
         return cls(
             id=run.run_id,
-            project_id=run.tags.get("dubbing/project", ""),
-            user_id=run.tags.get("dubbing/user", ""),
-            stage=run.tags.get("dubbing/stage", ""),
+            project_id=run.tags.get(Tag.PROJECT, ""),
+            user_id=run.tags.get(Tag.USER, ""),
+            stage=run.tags.get(Tag.STAGE, ""),
             status=status,
             progress=100 if status == "completed" else progress,
             error_type=run.tags.get(dead_letter.ERROR_TYPE),

@@ -15,11 +15,13 @@ from dubbing_api.dagster_client import DagsterClient, Run
 from dubbing_api.errors import not_found
 from dubbing_api.models import JobOut
 from dubbing_api.settings import Settings
-from dubbing_pipeline.errors import JobProcessingError
-from dubbing_pipeline.events import EventPublisher
-from dubbing_pipeline.projects import Project, load_project
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.domain.errors import JobProcessingError
+from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations.projects import load_project
 
 
 @dataclass
@@ -36,11 +38,7 @@ class Services:
 
     async def own_run(self, caller: Principal, job_id: str) -> Run:
         run = await self.dagster.run(job_id)
-        if (
-            run is None
-            or "dubbing/stage" not in run.tags
-            or not caller.owns(run.tags.get("dubbing/user"))
-        ):
+        if run is None or Tag.STAGE not in run.tags or not caller.owns(run.tags.get(Tag.USER)):
             raise not_found(f"job {job_id}")
         return run
 
@@ -84,4 +82,4 @@ def queue(name: str) -> Stage:
 
 
 def user_filter(caller: Principal) -> dict[str, str]:
-    return {} if caller.is_admin else {"dubbing/user": caller.user_id}
+    return {} if caller.is_admin else {Tag.USER: caller.user_id}

@@ -3,12 +3,12 @@ project along, the clean-up job and its schedule, and the deployment's resources
 
 from dagster import Definitions
 
-from dubbing_pipeline.assets import STAGE_ASSETS
-from dubbing_pipeline.ingestion import ingestion_sensor
-from dubbing_pipeline.jobs import STAGE_JOBS
-from dubbing_pipeline.maintenance import clean_runs_job, clean_runs_schedule
-from dubbing_pipeline.resources import default_resources
-from dubbing_pipeline.sensors import SENSORS
+from dubbing_pipeline.defs.assets import STAGE_ASSETS
+from dubbing_pipeline.defs.ingestion import ingestion_sensor
+from dubbing_pipeline.defs.jobs import STAGE_JOBS
+from dubbing_pipeline.defs.maintenance import clean_runs_job, clean_runs_schedule
+from dubbing_pipeline.defs.resources import default_resources
+from dubbing_pipeline.defs.sensors import SENSORS
 
 defs = Definitions(
     assets=STAGE_ASSETS,

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, ExecuteInProcessResult, instance_for_test
 
-from dubbing_pipeline import review
-from dubbing_pipeline.projects import Project, create_project
-from dubbing_pipeline.resources import default_resources
-from dubbing_pipeline.runner import materialize_stage
-from dubbing_pipeline.sample import make_sample_video
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.cli.runner import materialize_stage
+from dubbing_pipeline.cli.sample import make_sample_video
+from dubbing_pipeline.defs.resources import default_resources
+from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations.projects import create_project
 from tests.stack import Stack, running_stack
 from tests.storage import instance_overrides
 
@@ -76,7 +77,9 @@ def run_stage(
 @pytest.fixture
 def approve(instance: DagsterInstance, store: ArtifactStore) -> Callable[..., None]:
     def do(project: Project, stage: Stage, edits: dict[int, str] | None = None) -> None:
-        review.record(instance, review.approve(store, project.id, stage, reviewer="t", edits=edits))
+        reviews.record(
+            instance, reviews.approve(store, project.id, stage, reviewer="t", edits=edits)
+        )
 
     return do
 

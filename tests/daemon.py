@@ -12,10 +12,10 @@ from pathlib import Path
 import redis
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from dubbing_pipeline.events import EventPublisher
-from dubbing_pipeline.manager import JobManager
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations.manager import JobManager
 from tests.stack import BIN, REDIS_URL, ROOT, process, wait_until
 from tests.storage import prepare_home
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from dagster import ExecuteInProcessResult
 
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.stages import Stage
 
 
 def metadata(result: ExecuteInProcessResult, stage: Stage) -> dict[str, Any]:

@@ -25,7 +25,10 @@ from tests.storage import prepare_home
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
-REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own, flushed per stack
+# The tests' Redis server (``DUBBING_TEST_REDIS``: another server lets two checkouts test at
+# once); they use databases 13-15 of it and flush them.
+TEST_REDIS = os.environ.get("DUBBING_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+REDIS_URL = f"{TEST_REDIS}/15"  # a database of its own, flushed per stack
 MAX_UPLOAD = 4 * 1024 * 1024
 TOKENS = {"alice": "user", "bob": "user", "root": "admin", "worker": "worker"}
 
@@ -177,8 +180,8 @@ def running_stack(root: Path, profile: str = "postgres", **overrides: str) -> It
 
 
 CELERY_ENV = {
-    "DUBBING_CELERY_BROKER": "redis://127.0.0.1:6379/13",
-    "DUBBING_CELERY_BACKEND": "redis://127.0.0.1:6379/14",
+    "DUBBING_CELERY_BROKER": f"{TEST_REDIS}/13",
+    "DUBBING_CELERY_BACKEND": f"{TEST_REDIS}/14",
     "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # the worker script runs dagster-celery
 }
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from dubbing_pipeline import media
-from dubbing_pipeline.events import EventPublisher, JobEvent
+from dubbing_pipeline.infra import media
+from dubbing_pipeline.infra.events import EventPublisher, JobEvent
 from tests.daemon import wait_until
 from tests.stack import MAX_UPLOAD, REDIS_URL, Stack, token
 

@@ -12,8 +12,9 @@ import schemathesis
 from dagster import DagsterInstance
 from hypothesis import HealthCheck, given, settings
 
-from dubbing_pipeline.projects import Project, create_project
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations.projects import create_project
 from tests.daemon import wait_until
 from tests.stack import Stack, token
 

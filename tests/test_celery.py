@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, EventRecordsFilter
+from dagster import AssetKey, DagsterEventType, EventRecordsFilter
 
-from dubbing_pipeline import media
-from dubbing_pipeline.placement import CELERY_QUEUE_TAG, celery_queue
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.defs.placement import CELERY_QUEUE_TAG, celery_queue
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.infra import media
 from tests.daemon import REDIS_URL, Daemon, running_daemon
 from tests.stack import CELERY_ENV, Worker, celery_workers
 from tests.storage import on_postgres
@@ -70,7 +70,7 @@ def test_a_project_completes_with_its_steps_on_two_celery_workers(
         step_pids[stage] = worker.pid
     assert len(set(step_pids.values())) == 2  # spread over both workers
     materialization = daemon.instance.get_latest_materialization_event(
-        Stage.MUXING.key
+        AssetKey(Stage.MUXING.asset_name)
     ).asset_materialization
     dubbed = media.probe(Path(materialization.metadata["video_uri"].value))
     audio = [s for s in dubbed.raw["streams"] if s["codec_type"] == "audio"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dubbing_pipeline import media
+from dubbing_pipeline.infra import media
 
 pytestmark = pytest.mark.integration
 DUBBING = str(Path(sys.executable).parent / "dubbing")

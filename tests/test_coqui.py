@@ -15,14 +15,16 @@ from typing import Any
 import pytest
 from dagster import DagsterEventType
 
-from dubbing_pipeline import media, review
+from dubbing_pipeline.cli.runner import stage_failure
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.segments import Segment, SegmentDoc
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.voices import Span, VoiceReference
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts_coqui import CoquiTTS
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
-from dubbing_pipeline.runner import stage_failure
-from dubbing_pipeline.segments import Segment, SegmentDoc
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.voices import Span, VoiceReference, cut_reference, load_reference
+from dubbing_pipeline.infra import media
+from dubbing_pipeline.infra.voice_clips import cut_reference, load_reference
+from dubbing_pipeline.operations import reviews
 from tests.helpers import metadata
 
 HAVE_COQUI = importlib.util.find_spec("TTS") is not None
@@ -162,10 +164,10 @@ def test_xtts_dubs_each_speaker_in_a_voice_cut_from_their_own_speech(
     project = new_project()
     assert run_stage(project, Stage.STT).success
     # Diarisation stand-in: alternate speakers, as a diarising STT engine would label them.
-    doc = review.load_segments(store, project.id, Stage.STT)
+    doc = reviews.load_segments(store, project.id, Stage.STT)
     speakers = [s.model_copy(update={"speaker": f"S{1 + s.id % 2}"}) for s in doc.segments]
     doc = doc.model_copy(update={"segments": speakers})
-    store.write_text(review.segments_uri(store, project.id, Stage.STT), doc.model_dump_json())
+    store.write_text(reviews.segments_uri(store, project.id, Stage.STT), doc.model_dump_json())
     approve(project, Stage.STT)
     assert run_stage(project, Stage.MT).success
     approve(project, Stage.MT)
@@ -181,7 +183,7 @@ def test_xtts_dubs_each_speaker_in_a_voice_cut_from_their_own_speech(
     assert figures["clips_synthesized"] == figures["segments"] == len(doc.segments)
     track_frames, rate = media.wav_samples(Path(figures["dub_track_uri"]))
     assert track_frames / rate == pytest.approx(doc.duration, abs=0.05)
-    voices_dir = Path(store.artifact_uri(project.id, Stage.TTS.asset_name, "voices"))
+    voices_dir = Path(store.artifact_uri(project.id, Stage.TTS, "voices"))
     assert len(list(voices_dir.glob("*.wav"))) == 2
 
     again = metadata(run_stage(project, Stage.TTS), Stage.TTS)
@@ -203,7 +205,7 @@ def test_without_coqui_tts_the_stage_fails_permanently_naming_the_extra(
         doc = SegmentDoc(
             language=language, duration=3, segments=[Segment(id=0, start=0, end=2, text=text)]
         )
-        store.write_text(review.segments_uri(store, project.id, stage), doc.model_dump_json())
+        store.write_text(reviews.segments_uri(store, project.id, stage), doc.model_dump_json())
         approve(project, stage)
     result = run_stage(project, Stage.TTS)
     error_type, message = stage_failure(result)

@@ -15,10 +15,10 @@ import pytest
 from dagster import DagsterRunStatus
 from faster_whisper import WhisperModel
 
-from dubbing_pipeline import review
+from dubbing_pipeline.domain.errors import JobProcessingError
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
-from dubbing_pipeline.errors import JobProcessingError
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.operations import reviews
 from tests.daemon import REDIS_URL, Daemon, running_daemon, wait_until
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def test_project_moves_through_review_gates_and_progression(
     time.sleep(6)
     assert daemon.stage_runs(project.id, Stage.TTS) == []
 
-    last = review.load_segments(store, project.id, Stage.MT).segments[-1].id
+    last = reviews.load_segments(store, project.id, Stage.MT).segments[-1].id
     manager.approve(project.id, Stage.MT, reviewer="alice", edits={last: "Hasta luego, amigos."})
     assert len(daemon.stage_runs(project.id, Stage.TTS)) == 1
     for stage in (Stage.TTS, Stage.MUXING, Stage.LIP_SYNC):
@@ -68,7 +68,7 @@ def test_project_moves_through_review_gates_and_progression(
         assert len(daemon.stage_runs(project.id, stage)) == 1, stage
 
     whisper = WhisperModel(whisper_model_path("base"), device="cpu", compute_type="int8")
-    dub = store.artifact_uri(project.id, "speech", "dub_track.wav")
+    dub = store.artifact_uri(project.id, Stage.TTS, "dub_track.wav")
     segments, _ = whisper.transcribe(dub, language="es")
     assert "luego" in " ".join(s.text for s in segments).lower()  # the edit is what was spoken
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from dagster import QueuedRunCoordinator
 
-from dubbing_pipeline.placement import GPU_TAG
+from dubbing_pipeline.defs.placement import GPU_TAG
 
 VALUES = yaml.safe_load((Path(__file__).parents[1] / "deploy/helm/values.yaml").read_text())
 

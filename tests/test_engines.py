@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from dubbing_pipeline import media
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts import EspeakTTS, PiperTTS
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
 from dubbing_pipeline.external.retime_lipsync import retime
+from dubbing_pipeline.infra import media
 
 SENTENCE = "The children like to play in the green park near the river."
 

@@ -7,15 +7,15 @@ import subprocess
 
 import pytest
 
-from dubbing_pipeline.errors import (
+from dubbing_pipeline.defs.retries import RetrySchedule, schedule_for
+from dubbing_pipeline.domain.errors import (
     RETRYABLE_TYPES,
     JobErrorType,
     JobProcessingError,
     classify,
     validation_error,
 )
-from dubbing_pipeline.retries import RetrySchedule, schedule_for
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.stages import Stage
 
 # -- error classes ----------------------------------------------------------------------------
 

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetMaterialization, DagsterEventType, DagsterInstance
+from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterInstance
 
-from dubbing_pipeline import media
-from dubbing_pipeline.assets.speech import DUB_TRACK
+from dubbing_pipeline.cli.runner import stage_failure
+from dubbing_pipeline.domain.artifacts import DUB_TRACK
+from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.lipsync import PipesLipSync
-from dubbing_pipeline.projects import Project
-from dubbing_pipeline.runner import stage_failure
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.infra import media
+from dubbing_pipeline.infra.storage import ArtifactStore
 from tests.helpers import metadata
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def ready_for_lipsync(
 ) -> None:
     """What LIP_SYNC reads, made directly: muxed_video's materialisation (its video_uri) and a
     silent dub track of ``dub_s`` seconds."""
-    dub = store.artifact_uri(project.id, Stage.TTS.asset_name, DUB_TRACK)
+    dub = store.artifact_uri(project.id, Stage.TTS, DUB_TRACK)
     with store.writing(dub) as path:
         media.silence(path, round(dub_s * media.DUB_SAMPLE_RATE))
     instance.report_runless_asset_event(
@@ -163,4 +163,6 @@ def test_a_failing_external_program_maps_to_its_error_class(
     assert needle in stage_failure(result)[1]
     retried = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert len(retried) == (error_type in ("RESOURCE", "TRANSIENT", "TIMEOUT"))
-    assert project.id not in instance.get_materialized_partitions(Stage.LIP_SYNC.key)
+    assert project.id not in instance.get_materialized_partitions(
+        AssetKey(Stage.LIP_SYNC.asset_name)
+    )

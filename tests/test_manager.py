@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
-from dubbing_pipeline import dead_letter, queues
-from dubbing_pipeline.errors import JobProcessingError
-from dubbing_pipeline.maintenance import clean_runs_job
-from dubbing_pipeline.manager import JobManager, Retention
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.defs.maintenance import clean_runs_job
+from dubbing_pipeline.domain.errors import JobProcessingError
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.operations import dead_letter, queues
+from dubbing_pipeline.operations.manager import JobManager, Retention
 
 pytestmark = pytest.mark.integration
 EVERYTHING = Retention(0, 0, 0, 0)
@@ -40,7 +40,7 @@ def test_clean_keeps_latest_materialisations_and_open_dead_letters(
     assert sorted(manager.clean(EVERYTHING)) == sorted([old, retried])
     survivors = {job.id for job in manager.jobs(stage=Stage.STT)}
     assert survivors == {latest, open_entry}
-    assert project.id in instance.get_materialized_partitions(Stage.STT.key)
+    assert project.id in instance.get_materialized_partitions(AssetKey(Stage.STT.asset_name))
 
 
 def test_jobs_stats_and_dead_letter_view(

@@ -18,7 +18,10 @@ from typing import Any
 import pytest
 import torch
 
-from dubbing_pipeline import review
+from dubbing_pipeline.cli.runner import stage_failure
+from dubbing_pipeline.defs.resources import default_resources, mt_engine
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.base import no_progress
 from dubbing_pipeline.engines.mt_transformers import (
     INSTALL_HINT,
@@ -27,10 +30,7 @@ from dubbing_pipeline.engines.mt_transformers import (
     nllb_code,
     split_text,
 )
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
-from dubbing_pipeline.resources import default_resources, mt_engine
-from dubbing_pipeline.runner import stage_failure
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.operations import reviews
 from tests.helpers import metadata
 from tests.tiny_models import CORPUS, build_marian, build_nllb
 
@@ -258,8 +258,8 @@ def test_pipeline_translates_with_the_configured_transformers_engine(
     result = run_stage(project, Stage.MT)
 
     assert result.success, stage_failure(result)
-    source = review.approved_segments(store, project.id, Stage.STT)
-    translated = review.load_segments(store, project.id, Stage.MT)
+    source = reviews.approved_segments(store, project.id, Stage.STT)
+    translated = reviews.load_segments(store, project.id, Stage.MT)
     timing = [(s.id, s.start, s.end) for s in source.segments]
     assert len(timing) >= 2 and [(s.id, s.start, s.end) for s in translated.segments] == timing
     assert [s.source_text for s in translated.segments] == [s.text for s in source.segments]

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dubbing_pipeline import media
+from dubbing_pipeline.infra import media
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "dub_a_video.ipynb"
 

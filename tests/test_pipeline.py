@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 from faster_whisper import WhisperModel
 
-from dubbing_pipeline import media
+from dubbing_pipeline.cli.runner import stage_failure
+from dubbing_pipeline.cli.sample import make_sample_video
+from dubbing_pipeline.domain.segments import Segment, SegmentDoc
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
-from dubbing_pipeline.runner import stage_failure
-from dubbing_pipeline.sample import make_sample_video
-from dubbing_pipeline.segments import Segment, SegmentDoc
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.infra import media
 from tests.helpers import metadata, stream_md5
 
 pytestmark = pytest.mark.integration
@@ -55,8 +55,8 @@ def test_premium_project_is_dubbed_end_to_end(
     _, info = whisper.transcribe(figures[Stage.MUXING]["video_uri"])
     assert info.language == "es", info.all_language_probs[:3]
 
-    assert project.id in instance.get_materialized_partitions(Stage.LIP_SYNC.key)
-    observations = instance.fetch_observations(Stage.MT.key, limit=5).records
+    assert project.id in instance.get_materialized_partitions(AssetKey(Stage.LIP_SYNC.asset_name))
+    observations = instance.fetch_observations(AssetKey(Stage.MT.asset_name), limit=5).records
     assert observations[0].asset_observation.metadata["review/decision"].value == "approved"
 
 
@@ -82,7 +82,9 @@ def test_standard_project_has_no_lipsync_materialization(
     result = run_stage(project, Stage.LIP_SYNC)
     assert result.success
     assert result.asset_materializations_for_node(Stage.LIP_SYNC.asset_name) == []
-    assert project.id not in instance.get_materialized_partitions(Stage.LIP_SYNC.key)
+    assert project.id not in instance.get_materialized_partitions(
+        AssetKey(Stage.LIP_SYNC.asset_name)
+    )
 
 
 def _assert_permanent_after_one_attempt(result, needle: str) -> None:
@@ -120,7 +122,7 @@ def test_unsupported_language_pair_fails_permanently(
         language="en", duration=3, segments=[Segment(id=0, start=0, end=2, text="Hi.")]
     )
     store.write_text(
-        store.artifact_uri(project.id, "transcript", "segments.json"), doc.model_dump_json()
+        store.artifact_uri(project.id, Stage.STT, "segments.json"), doc.model_dump_json()
     )
     approve(project, Stage.STT)
     result = run_stage(project, Stage.MT)

@@ -7,8 +7,8 @@ from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 from dagster_k8s.job import get_user_defined_k8s_config
 
 from dubbing_pipeline.definitions import defs
-from dubbing_pipeline.placement import CELERY_QUEUE_TAG, GPU_TAG, placement_tags
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.defs.placement import CELERY_QUEUE_TAG, GPU_TAG, placement_tags
+from dubbing_pipeline.domain.stages import Stage
 
 
 def test_every_run_of_a_gpu_stage_job_requests_a_gpu() -> None:

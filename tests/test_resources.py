@@ -9,10 +9,10 @@ from importlib.util import find_spec
 
 import pytest
 
+from dubbing_pipeline.defs.resources import MissingExtraError, default_resources
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.mt_transformers import TransformersMT
 from dubbing_pipeline.engines.tts import EspeakTTS
-from dubbing_pipeline.resources import MissingExtraError, default_resources
 
 
 def test_defaults_are_the_offline_engines(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from dagster import ConfigurableResource, DagsterEventType
 
+from dubbing_pipeline.cli.runner import stage_failure
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
-from dubbing_pipeline.runner import stage_failure
-from dubbing_pipeline.stages import Stage
 from tests.helpers import metadata
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ import pytest
 import srt
 import webvtt
 
-from dubbing_pipeline import review
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
-from dubbing_pipeline.segments import Segment, SegmentDoc, to_srt, to_vtt
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.segments import Segment, SegmentDoc, to_srt, to_vtt
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations import reviews
 
 PROJECT = "demo-en-de"
 
@@ -34,7 +34,7 @@ def make_doc(texts: list[str] | None = None) -> SegmentDoc:
 def write_segments(
     store: ArtifactStore, doc: SegmentDoc, stage: Stage = Stage.STT, project: str = PROJECT
 ) -> None:
-    store.write_text(review.segments_uri(store, project, stage), doc.model_dump_json(indent=2))
+    store.write_text(reviews.segments_uri(store, project, stage), doc.model_dump_json(indent=2))
 
 
 def seconds(cue_time: str) -> float:
@@ -141,12 +141,12 @@ def assert_validation(exc_info: pytest.ExceptionInfo[JobProcessingError]) -> Non
 def test_approving_with_an_edit_changes_only_that_segment(store: ArtifactStore) -> None:
     doc = make_doc()
     write_segments(store, doc)
-    decision = review.approve(
+    decision = reviews.approve(
         store, PROJECT, Stage.STT, reviewer="ana", edits={2: "  This is the test.  "}
     )
     assert decision.decision == "approved"
     assert decision.edited_segment_ids == [2]
-    approved = review.approved_segments(store, PROJECT, Stage.STT)
+    approved = reviews.approved_segments(store, PROJECT, Stage.STT)
     assert approved == decision.segments
     assert approved.segments[1].text == "This is the test."
     for before, after in zip(doc.segments, approved.segments, strict=True):
@@ -154,37 +154,37 @@ def test_approving_with_an_edit_changes_only_that_segment(store: ArtifactStore) 
         if before.id != 2:
             assert after.text == before.text
     # the stage's own output is untouched: the edit lives in the approval
-    assert review.load_segments(store, PROJECT, Stage.STT) == doc
+    assert reviews.load_segments(store, PROJECT, Stage.STT) == doc
 
 
 def test_approving_an_unknown_segment_is_a_validation_error(store: ArtifactStore) -> None:
     write_segments(store, make_doc())
     with pytest.raises(JobProcessingError, match="99") as exc_info:
-        review.approve(store, PROJECT, Stage.STT, reviewer="ana", edits={1: "ok", 99: "nope"})
+        reviews.approve(store, PROJECT, Stage.STT, reviewer="ana", edits={1: "ok", 99: "nope"})
     assert_validation(exc_info)
     with pytest.raises(JobProcessingError, match="awaits review"):
-        review.approved_segments(store, PROJECT, Stage.STT)  # nothing was recorded
+        reviews.approved_segments(store, PROJECT, Stage.STT)  # nothing was recorded
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
 def test_an_empty_edit_is_a_validation_error(store: ArtifactStore, text: str) -> None:
     write_segments(store, make_doc())
     with pytest.raises(JobProcessingError, match="empty") as exc_info:
-        review.approve(store, PROJECT, Stage.STT, reviewer="ana", edits={3: text})
+        reviews.approve(store, PROJECT, Stage.STT, reviewer="ana", edits={3: text})
     assert_validation(exc_info)
-    assert review.current_decision(store, PROJECT, Stage.STT) is None
+    assert reviews.current_decision(store, PROJECT, Stage.STT) is None
 
 
 def test_a_stage_without_a_review_gate_cannot_be_approved(store: ArtifactStore) -> None:
     write_segments(store, make_doc(), stage=Stage.TTS)
     with pytest.raises(JobProcessingError, match="no review gate") as exc_info:
-        review.approve(store, PROJECT, Stage.TTS, reviewer="ana")
+        reviews.approve(store, PROJECT, Stage.TTS, reviewer="ana")
     assert_validation(exc_info)
 
 
 def test_a_stage_that_has_not_run_cannot_be_reviewed(store: ArtifactStore) -> None:
     with pytest.raises(JobProcessingError, match="has not run yet") as exc_info:
-        review.approve(store, PROJECT, Stage.STT, reviewer="ana")
+        reviews.approve(store, PROJECT, Stage.STT, reviewer="ana")
     assert_validation(exc_info)
 
 
@@ -194,52 +194,52 @@ def test_approved_segments_exist_only_while_the_approval_is_current(
     doc = make_doc()
     write_segments(store, doc)
     with pytest.raises(JobProcessingError, match="awaits review") as exc_info:
-        review.approved_segments(store, PROJECT, Stage.STT)
+        reviews.approved_segments(store, PROJECT, Stage.STT)
     assert_validation(exc_info)
 
-    review.approve(store, PROJECT, Stage.STT, reviewer="ana")
-    assert review.approved_segments(store, PROJECT, Stage.STT) == doc
+    reviews.approve(store, PROJECT, Stage.STT, reviewer="ana")
+    assert reviews.approved_segments(store, PROJECT, Stage.STT) == doc
 
     # the stage ran again and produced something else: the old approval no longer counts
     write_segments(store, make_doc(["Hello there.", "A different transcript.", "Goodbye."]))
-    assert review.current_decision(store, PROJECT, Stage.STT) is None
+    assert reviews.current_decision(store, PROJECT, Stage.STT) is None
     with pytest.raises(JobProcessingError, match="awaits review") as exc_info:
-        review.approved_segments(store, PROJECT, Stage.STT)
+        reviews.approved_segments(store, PROJECT, Stage.STT)
     assert_validation(exc_info)
 
 
 def test_a_retimed_segment_also_makes_the_approval_stale(store: ArtifactStore) -> None:
     doc = make_doc()
     write_segments(store, doc)
-    review.approve(store, PROJECT, Stage.STT, reviewer="ana")
+    reviews.approve(store, PROJECT, Stage.STT, reviewer="ana")
     retimed = doc.model_copy(
         update={"segments": [doc.segments[0].model_copy(update={"end": 1.5}), *doc.segments[1:]]}
     )
     write_segments(store, retimed)
     with pytest.raises(JobProcessingError, match="awaits review"):
-        review.approved_segments(store, PROJECT, Stage.STT)
+        reviews.approved_segments(store, PROJECT, Stage.STT)
 
 
 def test_a_rejection_needs_a_reason(store: ArtifactStore) -> None:
     write_segments(store, make_doc())
     for reason in ["", "   "]:
         with pytest.raises(JobProcessingError, match="reason") as exc_info:
-            review.reject(store, PROJECT, Stage.STT, reviewer="ana", reason=reason)
+            reviews.reject(store, PROJECT, Stage.STT, reviewer="ana", reason=reason)
         assert_validation(exc_info)
-    assert review.current_decision(store, PROJECT, Stage.STT) is None
+    assert reviews.current_decision(store, PROJECT, Stage.STT) is None
 
 
 def test_after_a_rejection_the_next_stage_is_told_why(store: ArtifactStore) -> None:
     write_segments(store, make_doc())
-    review.approve(store, PROJECT, Stage.STT, reviewer="ana")
-    decision = review.reject(
+    reviews.approve(store, PROJECT, Stage.STT, reviewer="ana")
+    decision = reviews.reject(
         store, PROJECT, Stage.STT, reviewer="bob", reason="  wrong speaker on segment 2 "
     )
     assert decision.decision == "rejected"
     assert decision.reason == "wrong speaker on segment 2"
     assert decision.segments is None
     with pytest.raises(JobProcessingError, match="rejected: wrong speaker on segment 2") as exc:
-        review.approved_segments(store, PROJECT, Stage.STT)
+        reviews.approved_segments(store, PROJECT, Stage.STT)
     assert_validation(exc)
 
 
@@ -248,16 +248,16 @@ def test_decisions_belong_to_one_stage_and_one_project(store: ArtifactStore) -> 
     write_segments(store, doc, stage=Stage.STT)
     write_segments(store, doc.with_texts("de", ["Hallo.", "Ein Test.", "Tschüss."]), Stage.MT)
     write_segments(store, doc, project="other")
-    review.approve(store, PROJECT, Stage.STT, reviewer="ana")
-    assert review.approved_segments(store, PROJECT, Stage.STT) == doc
+    reviews.approve(store, PROJECT, Stage.STT, reviewer="ana")
+    assert reviews.approved_segments(store, PROJECT, Stage.STT) == doc
     with pytest.raises(JobProcessingError, match="awaits review"):
-        review.approved_segments(store, PROJECT, Stage.MT)
+        reviews.approved_segments(store, PROJECT, Stage.MT)
     with pytest.raises(JobProcessingError, match="awaits review"):
-        review.approved_segments(store, "other", Stage.STT)
+        reviews.approved_segments(store, "other", Stage.STT)
 
-    review.approve(store, PROJECT, Stage.MT, reviewer="ana", edits={1: "Hallo!"})
-    assert review.approved_segments(store, PROJECT, Stage.MT).segments[0].text == "Hallo!"
-    assert review.approved_segments(store, PROJECT, Stage.STT).segments[0].text == "Hello there."
+    reviews.approve(store, PROJECT, Stage.MT, reviewer="ana", edits={1: "Hallo!"})
+    assert reviews.approved_segments(store, PROJECT, Stage.MT).segments[0].text == "Hallo!"
+    assert reviews.approved_segments(store, PROJECT, Stage.STT).segments[0].text == "Hello there."
 
 
 def test_cue_text_with_blank_lines_and_arrows_is_valid_in_both_formats() -> None:

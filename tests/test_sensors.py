@@ -7,12 +7,12 @@ import logging
 
 from dagster import DagsterInstance, RunRequest, build_sensor_context
 
-from dubbing_pipeline import review
-from dubbing_pipeline.handoff import approval_request
-from dubbing_pipeline.partitions import PROJECTS
-from dubbing_pipeline.sensors import new_project_sensor
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.defs.handoff import approval_request
+from dubbing_pipeline.defs.sensors import new_project_sensor
+from dubbing_pipeline.domain.projects import PARTITIONS
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations import reviews
 from tests.test_segments_review import make_doc, write_segments
 
 
@@ -27,7 +27,7 @@ def test_new_projects_get_one_stt_run_and_caller_driven_ones_none(
 ) -> None:
     ours = new_project(user_id="alice")
     new_project(driven_by="caller")
-    instance.add_dynamic_partitions(PROJECTS, ["broken-manifest"])  # no manifest at all
+    instance.add_dynamic_partitions(PARTITIONS, ["broken-manifest"])  # no manifest at all
 
     requests, cursor = _tick(instance, store)
     assert [(r.partition_key, r.job_name) for r in requests] == [(ours.id, "transcript_job")]
@@ -45,14 +45,14 @@ def test_only_the_current_approval_starts_the_next_stage(store: ArtifactStore, n
     write_segments(store, make_doc(), Stage.STT, project.id)
     log = logging.getLogger("test")
 
-    first = review.approve(store, project.id, Stage.STT, reviewer="alice")
+    first = reviews.approve(store, project.id, Stage.STT, reviewer="alice")
     request = approval_request(log, store, project.id, Stage.STT, first.id)
     assert request is not None and request.job_name == Stage.MT.job_name
     assert request.run_key == f"approved-{first.id}:MT:{project.id}"  # once per approval
 
-    review.reject(store, project.id, Stage.STT, reviewer="bob", reason="the names are wrong")
+    reviews.reject(store, project.id, Stage.STT, reviewer="bob", reason="the names are wrong")
     assert approval_request(log, store, project.id, Stage.STT, first.id) is None
-    second = review.approve(store, project.id, Stage.STT, reviewer="bob")
+    second = reviews.approve(store, project.id, Stage.STT, reviewer="bob")
     assert approval_request(log, store, project.id, Stage.STT, first.id) is None  # superseded
     assert approval_request(log, store, project.id, Stage.STT, second.id) is not None
     assert approval_request(log, store, project.id, Stage.TTS, second.id) is None  # no gate

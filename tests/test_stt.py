@@ -12,7 +12,11 @@ import ctranslate2
 import pytest
 from dagster import DagsterInstance, ExecuteInProcessResult
 
-from dubbing_pipeline import review
+from dubbing_pipeline.cli.sample import make_sample_video
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.segments import Segment, SegmentDoc, Word, to_srt, to_vtt
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.base import Transcription
 from dubbing_pipeline.engines.models import whisper_model_path
 from dubbing_pipeline.engines.stt import (
@@ -23,12 +27,9 @@ from dubbing_pipeline.engines.stt import (
     resolve_placement,
     smaller_batch_on_oom,
 )
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
-from dubbing_pipeline.projects import Project, create_project
-from dubbing_pipeline.sample import make_sample_video
-from dubbing_pipeline.segments import Segment, SegmentDoc, Word, to_srt, to_vtt
-from dubbing_pipeline.stages import Stage
-from dubbing_pipeline.storage import ArtifactStore
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations.projects import create_project
 from tests.helpers import metadata
 
 SPANISH = ("Hola, buenos días a todos.", "Hoy el cielo está azul y los niños juegan en el parque.")
@@ -116,7 +117,7 @@ def test_transcript_asset_records_how_the_language_and_words_came(
     assert meta["stt_model"] == "base" and meta["stt_batch_size"] == (16 if HAS_GPU else 1)
     assert (meta["stt_device"], meta["stt_compute_type"]) == resolve_placement("auto", "auto")
     assert meta["timed_words"] == meta["words"] >= 10
-    doc = review.load_segments(store, project.id, Stage.STT)
+    doc = reviews.load_segments(store, project.id, Stage.STT)
     assert sum(len(s.words or []) for s in doc.segments) == meta["timed_words"]
 
 
@@ -265,8 +266,8 @@ def test_a_translation_drops_word_timings() -> None:
 def test_a_reviewer_edit_drops_only_that_segments_word_timings(tmp_path: Path) -> None:
     store = ArtifactStore(base_url=str(tmp_path))
     doc = _doc_with_words()
-    store.write_text(review.segments_uri(store, "p", Stage.STT), doc.model_dump_json())
-    review.approve(store, "p", Stage.STT, reviewer="t", edits={1: "Hasta mañana."})
-    approved = review.approved_segments(store, "p", Stage.STT)
+    store.write_text(reviews.segments_uri(store, "p", Stage.STT), doc.model_dump_json())
+    reviews.approve(store, "p", Stage.STT, reviewer="t", edits={1: "Hasta mañana."})
+    approved = reviews.approved_segments(store, "p", Stage.STT)
     assert approved.segments[0].words == doc.segments[0].words
     assert approved.segments[1].text == "Hasta mañana." and approved.segments[1].words is None

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dubbing_pipeline import media
-from dubbing_pipeline.timing import Placement, TrackPlan, plan_track, render_track
+from dubbing_pipeline.domain.timing import Placement, TrackPlan, plan_track
+from dubbing_pipeline.infra import media
+from dubbing_pipeline.infra.track import render_track
 
 RATE = media.DUB_SAMPLE_RATE
 TOLERANCE = round(0.020 * RATE)  # 20 ms

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dubbing_pipeline import voices
+from dubbing_pipeline.domain import voices
+from dubbing_pipeline.domain.segments import Segment
+from dubbing_pipeline.domain.voices import ReferenceRules, Span
 from dubbing_pipeline.engines.base import no_progress
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
-from dubbing_pipeline.segments import Segment
-from dubbing_pipeline.voices import ReferenceRules, Span
+from dubbing_pipeline.infra import voice_clips
 
 
 def seg(i: int, start: float, end: float, confidence: float | None = 0.9, speaker: str = "S1"):
@@ -77,9 +78,11 @@ def test_a_reference_cut_from_real_media_holds_the_chosen_speech(
 
     first, second = tmp_path / "a.wav", tmp_path / "b.wav"
     for out in (first, second):
-        voices.cut_reference(sample_video, spans, out, 22_050)
-    reference = voices.load_reference("S1", first)
-    assert reference.sha256 == voices.load_reference("S1", second).sha256  # same cut, same bytes
+        voice_clips.cut_reference(sample_video, spans, out, 22_050)
+    reference = voice_clips.load_reference("S1", first)
+    assert (
+        reference.sha256 == voice_clips.load_reference("S1", second).sha256
+    )  # same cut, same bytes
     assert reference.seconds == pytest.approx(sum(s.seconds for s in spans), abs=0.05)
     with wave.open(str(first)) as wav:
         assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (1, 22_050, 2)

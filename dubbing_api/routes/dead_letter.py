@@ -18,8 +18,9 @@ from dubbing_api.models import (
 )
 from dubbing_api.routing import api
 from dubbing_api.services import services, user_filter
-from dubbing_pipeline import dead_letter
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.operations import dead_letter
 
 
 class DeadLetterQuery(Body):
@@ -94,9 +95,9 @@ async def request_retry(request: Request, caller: Principal, job_id: str) -> Acc
     # The sensor marks the entry retried a tick later; the claim refuses a second request now.
     if state != "open" or not svc.claim(f"dubbing:dlq-retry:{job_id}"):
         raise ApiError(409, "conflict", f"job {job_id} was already retried")
-    stage = Stage(run.tags["dubbing/stage"])
+    stage = Stage(run.tags[Tag.STAGE])
     description = dead_letter.retry_description(job_id, caller.user_id)
-    await svc.dagster.observe(stage.asset_name, run.tags["dubbing/project"], description)
+    await svc.dagster.observe(stage.asset_name, run.tags[Tag.PROJECT], description)
     return Accepted(job_id=job_id, message="retry requested; the new job appears within seconds")
 
 

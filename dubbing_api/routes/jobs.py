@@ -10,7 +10,8 @@ from dubbing_api.models import Accepted, JobList, JobOut, ProgressUpdate
 from dubbing_api.routes.dead_letter import request_retry
 from dubbing_api.routing import api
 from dubbing_api.services import services
-from dubbing_pipeline.events import JobEvent
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.events import JobEvent
 
 
 @api("GET", "/api/jobs/{jobId}", "One job", response=JobOut)
@@ -23,7 +24,7 @@ async def get_job(request: Request, caller: Principal) -> JobOut:
 async def project_jobs(request: Request, caller: Principal) -> JobList:
     svc = services(request)
     project = svc.own_project(caller, request.path_params["projectId"])
-    runs = await svc.dagster.runs({"dubbing/project": project.id}, limit=200)
+    runs = await svc.dagster.runs({Tag.PROJECT: project.id}, limit=200)
     return JobList(jobs=await svc.jobs(runs), next_cursor=None)
 
 
@@ -31,7 +32,7 @@ async def project_jobs(request: Request, caller: Principal) -> JobList:
 async def current_job(request: Request, caller: Principal) -> JobOut:
     svc = services(request)
     project = svc.own_project(caller, request.path_params["projectId"])
-    runs = await svc.dagster.runs({"dubbing/project": project.id}, limit=1)
+    runs = await svc.dagster.runs({Tag.PROJECT: project.id}, limit=1)
     if not runs:
         raise not_found(f"a job of project {project.id}")
     return (await svc.jobs(runs))[0]
@@ -59,7 +60,7 @@ async def retry_job(request: Request, caller: Principal) -> Accepted:
 async def put_progress(request: Request, caller: Principal, body: ProgressUpdate) -> JobOut:
     svc = services(request)
     run = await svc.dagster.run(request.path_params["jobId"])
-    if run is None or "dubbing/stage" not in run.tags:
+    if run is None or Tag.STAGE not in run.tags:
         raise not_found(f"job {request.path_params['jobId']}")
     if run.status not in ("STARTING", "STARTED"):
         raise ApiError(409, "conflict", f"job {run.run_id} is {run.status}, not running")

@@ -23,11 +23,14 @@ from dubbing_api.models import (
 )
 from dubbing_api.routing import api
 from dubbing_api.services import Services, services
-from dubbing_pipeline import review
-from dubbing_pipeline.errors import JobProcessingError
-from dubbing_pipeline.partitions import PROJECTS
-from dubbing_pipeline.projects import Project, run_tags, save_project, upload_prefix
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain import artifacts
+from dubbing_pipeline.domain.artifacts import upload_prefix
+from dubbing_pipeline.domain.errors import JobProcessingError
+from dubbing_pipeline.domain.projects import PARTITIONS, Project
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag, job_tags
+from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations.projects import save_project
 
 # "video" is the lip-synced video of a premium project, else the muxed one.
 ARTIFACTS = ("video", "subtitles.srt", "subtitles.vtt", "source.srt", "source.vtt")
@@ -46,8 +49,8 @@ class UploadQuery(FileQuery):
 async def _start(svc: Services, project: Project) -> ProjectCreated:
     project = project.model_copy(update={"stt_launched_by": "creator"})
     save_project(svc.store, project)
-    await svc.dagster.add_partition(PROJECTS, project.id)
-    tags = run_tags(project, Stage.STT) | {"dagster/partition": project.id}
+    await svc.dagster.add_partition(PARTITIONS, project.id)
+    tags = job_tags(project, Stage.STT) | {Tag.PARTITION: project.id}
     job_id = await svc.dagster.launch(Stage.STT.job_name, tags)
     return ProjectCreated(project=await _project_out(svc, project), job_id=job_id)
 
@@ -66,10 +69,10 @@ def _project(caller: Principal, **fields: object) -> Project:
 
 
 async def _project_out(svc: Services, project: Project) -> ProjectOut:
-    runs = await svc.dagster.runs({"dubbing/project": project.id}, limit=100)
+    runs = await svc.dagster.runs({Tag.PROJECT: project.id}, limit=100)
     stages: dict[str, str] = {}
     for run in reversed(runs):  # oldest first, so the latest run of each stage wins
-        stages[run.tags.get("dubbing/stage", "")] = job_status(run)
+        stages[run.tags.get(Tag.STAGE, "")] = job_status(run)
     return ProjectOut(
         id=project.id,
         user_id=project.user_id,
@@ -206,11 +209,9 @@ class ProjectsQuery(Body):
 )
 async def list_projects(request: Request, caller: Principal, query: ProjectsQuery) -> ProjectList:
     svc = services(request)
-    tags = {"dubbing/stage": Stage.STT.value} | (
-        {} if caller.is_admin else {"dubbing/user": caller.user_id}
-    )
+    tags = {Tag.STAGE: Stage.STT.value} | ({} if caller.is_admin else {Tag.USER: caller.user_id})
     ids = dict.fromkeys(
-        r.tags["dubbing/project"] for r in await svc.dagster.runs(tags, limit=query.limit)
+        r.tags[Tag.PROJECT] for r in await svc.dagster.runs(tags, limit=query.limit)
     )
     return ProjectList(projects=[await _project_out(svc, svc.own_project(caller, i)) for i in ids])
 
@@ -245,16 +246,20 @@ def _artifact_uri(svc: Services, project: Project, name: str) -> str | None:
         role, suffix = name.split(".")
         stage = Stage.MT if role == "subtitles" else Stage.STT
         try:  # the detected language names the file when the source language was "auto"
-            language = review.load_segments(svc.store, project.id, stage).language
+            language = reviews.load_segments(svc.store, project.id, stage).language
         except JobProcessingError:
             return None
-        prefix = "target" if role == "subtitles" else "source"
-        return svc.store.artifact_uri(project.id, "muxed_video", f"{prefix}.{language}.{suffix}")
+        name = artifacts.subtitles(
+            "target" if role == "subtitles" else "source",
+            language,
+            "srt" if suffix == "srt" else "vtt",
+        )
+        return svc.store.artifact_uri(project.id, Stage.MUXING, name)
     stages = [Stage.LIP_SYNC, Stage.MUXING] if project.premium else [Stage.MUXING]
     for stage in stages:
-        stem = "lipsynced" if stage is Stage.LIP_SYNC else "dubbed"
-        for suffix in (".mp4", ".mkv"):
-            uri = svc.store.artifact_uri(project.id, stage.asset_name, stem + suffix)
+        stem = artifacts.LIPSYNCED if stage is Stage.LIP_SYNC else artifacts.DUBBED
+        for suffix in artifacts.VIDEO_SUFFIXES:
+            uri = svc.store.artifact_uri(project.id, stage, stem + suffix)
             if svc.store.exists(uri):
                 return uri
     return None

@@ -20,8 +20,9 @@ from dubbing_api.models import (
 )
 from dubbing_api.routing import api
 from dubbing_api.services import Services, queue, services, user_filter
-from dubbing_pipeline import queues
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.operations import queues
 
 ADMIN = ("admin",)
 
@@ -50,11 +51,11 @@ async def stats_of(svc: Services, stages: list[Stage]) -> list[QueueStats]:
 async def _overview(svc: Services, stages: list[Stage]) -> Overview:
     return await svc.dagster.overview(
         counts={
-            f"{stage}:{group}": runs_filter({"dubbing/stage": stage.value}, statuses)
+            f"{stage}:{group}": runs_filter({Tag.STAGE: stage.value}, statuses)
             for stage in stages
             for group, statuses in queues.STATUS_GROUPS.items()
         },
-        runs={s.value: (runs_filter({"dubbing/stage": s.value}, ["STARTED"]), 500) for s in stages},
+        runs={s.value: (runs_filter({Tag.STAGE: s.value}, ["STARTED"]), 500) for s in stages},
         pools=[stage.pool for stage in stages],
     )
 
@@ -81,7 +82,7 @@ async def queue_jobs(request: Request, caller: Principal, query: JobsQuery) -> J
     svc, stage = services(request), queue(request.path_params["queue"])
     group = "active" if query.status == "delayed" else query.status
     statuses = queues.STATUS_GROUPS[group] if group else None
-    tags = {"dubbing/stage": stage.value} | user_filter(caller)
+    tags = {Tag.STAGE: stage.value} | user_filter(caller)
     runs = await svc.cache.get(
         ("queue-jobs", *tags.items(), statuses, query.limit, query.cursor),
         lambda: svc.dagster.runs(tags, statuses, limit=query.limit, cursor=query.cursor),
@@ -135,7 +136,7 @@ async def clean_queue(request: Request, caller: Principal, body: CleanRequest) -
     config = body.model_dump() | {"stages": [stage.value]}
     job_id = await services(request).dagster.launch(
         "clean_runs_job",
-        {"dubbing/maintenance": "clean"},
+        {Tag.MAINTENANCE: "clean"},
         {"ops": {"clean_runs": {"config": config}}},
     )
     return Accepted(job_id=job_id, message=f"cleaning {stage} by the retention rules")

@@ -14,8 +14,10 @@ from dubbing_api.errors import ApiError, not_found
 from dubbing_api.models import ApproveRequest, RejectRequest, ReviewOut, SegmentOut
 from dubbing_api.routing import api
 from dubbing_api.services import Services, services
-from dubbing_pipeline import handoff, review
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.defs import handoff
+from dubbing_pipeline.domain import review
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.operations import reviews
 
 PATH = "/api/projects/{projectId}/review/{stage}"
 log = logging.getLogger(__name__)
@@ -31,8 +33,8 @@ def _target(request: Request, caller: Principal) -> tuple[Services, str, Stage]:
 
 
 def _out(svc: Services, project_id: str, stage: Stage) -> ReviewOut:
-    doc = review.load_segments(svc.store, project_id, stage)
-    decision = review.current_decision(svc.store, project_id, stage)
+    doc = reviews.load_segments(svc.store, project_id, stage)
+    decision = reviews.current_decision(svc.store, project_id, stage)
     segments = decision.segments if decision and decision.segments else doc
     return ReviewOut(
         project_id=project_id,
@@ -58,7 +60,7 @@ async def get_review(request: Request, caller: Principal) -> ReviewOut:
 )
 async def approve(request: Request, caller: Principal, body: ApproveRequest) -> ReviewOut:
     svc, project_id, stage = _target(request, caller)
-    decision = review.approve(
+    decision = reviews.approve(
         svc.store, project_id, stage, reviewer=caller.user_id, edits=body.edits
     )
     await _hand_off(svc, project_id, stage, decision.id)
@@ -89,7 +91,7 @@ async def _hand_off(svc: Services, project_id: str, stage: Stage, decision_id: s
 )
 async def reject(request: Request, caller: Principal, body: RejectRequest) -> ReviewOut:
     svc, project_id, stage = _target(request, caller)
-    decision = review.reject(
+    decision = reviews.reject(
         svc.store, project_id, stage, reviewer=caller.user_id, reason=body.reason
     )
     await svc.dagster.observe(stage.asset_name, project_id, review.describe(decision))

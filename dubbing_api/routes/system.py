@@ -13,8 +13,9 @@ from dubbing_api.openapi import openapi_schema
 from dubbing_api.routes.queue import stats_of
 from dubbing_api.routing import api
 from dubbing_api.services import services
-from dubbing_pipeline import dead_letter
-from dubbing_pipeline.stages import Stage
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.operations import dead_letter
 
 QUEUE_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused")
 
@@ -65,7 +66,7 @@ async def metrics(request: Request) -> Response:
         registry=registry,
     )
     for stage in Stage:
-        runs = await svc.dagster.runs({"dubbing/stage": stage.value}, ["SUCCESS"], limit=100)
+        runs = await svc.dagster.runs({Tag.STAGE: stage.value}, ["SUCCESS"], limit=100)
         spans = [r.ended - r.started for r in runs if r.started and r.ended]
         duration.labels(stage.value).set(sum(spans) / len(spans) if spans else 0)
     dead = await svc.dagster.counts({"open": runs_filter({dead_letter.STATE: "open"})})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 
 
 def run_tool(args: Sequence[str], *, stdin: str | None = None, timeout_s: float = 600) -> str:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from dubbing_pipeline.segments import Segment
-from dubbing_pipeline.voices import VoiceReference
+from dubbing_pipeline.domain.segments import Segment
+from dubbing_pipeline.domain.voices import VoiceReference
 
 Progress = Callable[[float], None]
 """Called by engines with the fraction done (0.0-1.0) as they work."""

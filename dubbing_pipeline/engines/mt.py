@@ -7,10 +7,10 @@ from functools import lru_cache
 
 from dagster import ConfigurableResource
 
-from dubbing_pipeline import languages
+from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.engines._process import run_tool
 from dubbing_pipeline.engines.base import Progress
-from dubbing_pipeline.errors import validation_error
 
 
 class ApertiumMT(ConfigurableResource):

@@ -16,9 +16,9 @@ import langcodes
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from dubbing_pipeline import languages
+from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError, validation_error
 from dubbing_pipeline.engines.base import Progress
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError, validation_error
 
 Family = Literal["auto", "marian", "nllb", "m2m100"]
 INSTALL_HINT = "pip install 'dubbing[translate]'"

@@ -8,8 +8,9 @@ from pathlib import Path
 import ffmpeg
 from dagster import ConfigurableResource
 
-from dubbing_pipeline import languages, media
+from dubbing_pipeline.domain import languages
 from dubbing_pipeline.engines.base import SubtitleTrack
+from dubbing_pipeline.infra import media
 
 MP4_VIDEO_CODECS = frozenset({"h264", "hevc", "av1", "vp9", "mpeg4"})
 

@@ -13,11 +13,16 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from dubbing_pipeline.domain.errors import (
+    JobErrorType,
+    JobProcessingError,
+    classify,
+    validation_error,
+)
+from dubbing_pipeline.domain.segments import Segment, Word
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.models import whisper_model_path
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError, classify, validation_error
-from dubbing_pipeline.media import probe, speech_windows
-from dubbing_pipeline.segments import Segment, Word
+from dubbing_pipeline.infra.media import probe, speech_windows
 
 if TYPE_CHECKING:
     import numpy as np

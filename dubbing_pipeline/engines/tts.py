@@ -9,11 +9,11 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from dubbing_pipeline import languages
+from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError, validation_error
+from dubbing_pipeline.domain.voices import VoiceReference
 from dubbing_pipeline.engines._process import run_tool
 from dubbing_pipeline.engines.models import piper_voice_path
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError, validation_error
-from dubbing_pipeline.voices import VoiceReference
 
 
 class EspeakTTS(ConfigurableResource):

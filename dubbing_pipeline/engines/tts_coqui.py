@@ -23,9 +23,9 @@ from typing import Any, Literal
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from dubbing_pipeline import languages
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError, validation_error
-from dubbing_pipeline.voices import VoiceReference
+from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError, validation_error
+from dubbing_pipeline.domain.voices import VoiceReference
 
 Kind = Literal["auto", "xtts", "vits"]
 Device = Literal["auto", "cpu", "cuda"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dubbing_pipeline.errors import JobErrorType
+from dubbing_pipeline.domain.errors import JobErrorType
 
 PROGRESS = "progress"  # report_custom_message({"progress": 0.4})
 EXIT_CODE = "exit_code"  # report_custom_message({"exit_code": 2, "error": "reason"}), then exit 2

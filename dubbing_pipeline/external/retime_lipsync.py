@@ -40,8 +40,12 @@ from typing import Any
 import ffmpeg
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
-from dubbing_pipeline import media
-from dubbing_pipeline.errors import JobErrorType, JobProcessingError, classify, validation_error
+from dubbing_pipeline.domain.errors import (
+    JobErrorType,
+    JobProcessingError,
+    classify,
+    validation_error,
+)
 from dubbing_pipeline.external.contract import (
     ERROR,
     EXIT_BAD_INPUT,
@@ -49,6 +53,7 @@ from dubbing_pipeline.external.contract import (
     PROGRESS,
     exit_code_of,
 )
+from dubbing_pipeline.infra import media
 
 ENGINE = "ffmpeg-retime"
 PROBED = 0.1  # the share of the work done once both inputs are probed

@@ -1,0 +1,1 @@
+"""Entry points: the ``dubbing`` command, the in-process runner, the sample video."""

@@ -1,0 +1,236 @@
+"""``dubbing``: dub a video from the command line through the same Dagster definitions.
+
+Runs each stage in this process against the Dagster instance in ``DAGSTER_HOME`` (SQLite by
+default), so every run also shows in the Dagster UI. Review gates stop the command unless
+``--approve-all`` is given (demos only: a person should read the transcript).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetKey, DagsterInstance
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dubbing_pipeline.cli.runner import materialize_stage, stage_failure
+from dubbing_pipeline.cli.sample import make_sample_video
+from dubbing_pipeline.defs.resources import default_resources
+from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations.projects import create_project, load_project
+
+console = Console()
+FIGURES = {
+    Stage.STT: ("language", "segments", "mean_confidence"),
+    Stage.MT: ("language_pair", "segments"),
+    Stage.TTS: ("max_speedup_applied", "segments_over_cap", "clips_reused"),
+    Stage.MUXING: ("duration_s", "subtitle_tracks"),
+    Stage.LIP_SYNC: ("note",),
+}
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return args.handler(args)
+
+
+def _dub(args: argparse.Namespace) -> int:
+    """Create a project and run its stages here, in this process."""
+    resources = default_resources()
+    with DagsterInstance.get() as instance:
+        project = _create(instance, resources, args, driven_by="caller")
+        return _run_stages(instance, resources, project, list(Stage), args.approve_all)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    """Create a project and leave it to the daemon: its sensors start STT, wait for reviews
+    (``dubbing approve``) and run the rest."""
+    resources = default_resources()
+    with DagsterInstance.get() as instance:
+        _create(instance, resources, args, driven_by="sensors")
+    console.print("the dagster-daemon's sensors take it from here (dagster dev runs one)")
+    return 0
+
+
+def _create(
+    instance: DagsterInstance, resources: dict[str, Any], args: argparse.Namespace, driven_by: str
+) -> Project:
+    spec = {"id": args.project} if args.project else {}
+    video = args.video if "://" in args.video else str(Path(args.video).resolve())
+    project = Project(
+        **spec,
+        video_uri=video,
+        source_language=args.source,
+        target_language=args.to,
+        premium=args.premium,
+        user_id=args.user,
+        driven_by=driven_by,
+    )
+    project = create_project(instance, resources["store"], project)
+    console.print(
+        f"project [bold]{project.id}[/]: {project.source_language} -> "
+        f"{project.target_language} ({project.tier})"
+    )
+    return project
+
+
+def _resume(args: argparse.Namespace) -> int:
+    resources = default_resources()
+    with DagsterInstance.get() as instance:
+        project = load_project(resources["store"], args.project)
+        done = {
+            s
+            for s in Stage
+            if project.id in instance.get_materialized_partitions(AssetKey(s.asset_name))
+        }
+        if args.approve_all:
+            for stage in (s for s in (Stage.STT, Stage.MT) if s in done):
+                _auto_approve(instance, resources, project, stage)
+        todo = [s for s in Stage if s not in done]
+        return _run_stages(instance, resources, project, todo, args.approve_all)
+
+
+def _auto_approve(
+    instance: DagsterInstance, resources: dict[str, Any], project: Project, stage: Stage
+) -> None:
+    """Approve a stage's output unless it already has a current decision (demos only)."""
+    store = resources["store"]
+    if reviews.current_decision(store, project.id, stage) is None:
+        decision = reviews.approve(store, project.id, stage, reviewer="auto-approve (demo)")
+        reviews.record(instance, decision)
+
+
+def _approve(args: argparse.Namespace) -> int:
+    resources = default_resources()
+    edits = dict(_parse_edit(e) for e in args.edit)
+    stage = Stage.parse(args.stage)
+    with DagsterInstance.get() as instance:
+        decision = reviews.approve(
+            resources["store"], args.project, stage, reviewer=args.user, edits=edits
+        )
+        reviews.record(instance, decision)
+    console.print(f"approved {stage.asset_name} of {args.project} ({len(edits)} edits)")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    out = make_sample_video(Path(args.out))
+    console.print(f"sample video: {out}")
+    return 0
+
+
+def _run_stages(
+    instance: DagsterInstance,
+    resources: dict[str, Any],
+    project: Project,
+    stages: list[Stage],
+    approve_all: bool,
+) -> int:
+    stages = [s for s in stages if s is not Stage.LIP_SYNC or project.premium]
+    rows: list[tuple[Stage, float, dict[str, Any]]] = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task("dubbing", total=len(stages))
+        for stage in stages:
+            progress.update(overall, description=f"{stage} ({stage.asset_name})")
+            started = time.perf_counter()
+            result = materialize_stage(
+                project, stage, instance=instance, resources=resources, run_config=QUIET
+            )
+            seconds = time.perf_counter() - started
+            failure = stage_failure(result)
+            if failure:
+                progress.stop()
+                console.print(f"[red]{stage} failed[/] [{failure[0]}] {failure[1]}")
+                return 1
+            events = result.asset_materializations_for_node(stage.asset_name)
+            rows.append((stage, seconds, {k: v.value for k, v in events[0].metadata.items()}))
+            progress.advance(overall)
+            if stage.needs_review:
+                if not approve_all:
+                    progress.stop()
+                    _print_summary(rows)
+                    console.print(
+                        f"{stage.asset_name} awaits review: dubbing approve {project.id} "
+                        f"{stage.asset_name}, then dubbing resume {project.id}"
+                    )
+                    return 0
+                _auto_approve(instance, resources, project, stage)
+    _print_summary(rows)
+    return 0
+
+
+def _print_summary(rows: list[tuple[Stage, float, dict[str, Any]]]) -> None:
+    table = Table(title="dubbing summary")
+    for column in ("stage", "seconds", "figures", "outputs"):
+        table.add_column(column)
+    for stage, seconds, meta in rows:
+        figures = ", ".join(f"{k}={meta[k]}" for k in FIGURES[stage] if k in meta)
+        outputs = "\n".join(
+            str(v).rsplit("/", 1)[-1] for k, v in meta.items() if k.endswith("_uri")
+        )
+        table.add_row(stage.value, f"{seconds:.1f}", figures, outputs)
+    console.print(table)
+    final = {k: v for _, _, meta in rows for k, v in meta.items() if k.endswith("_uri")}
+    for label, key in (
+        ("dubbed video", "video_uri"),
+        ("subtitles", "target_srt_uri"),
+        ("", "target_vtt_uri"),
+        ("", "source_srt_uri"),
+        ("", "source_vtt_uri"),
+    ):
+        if key in final:
+            console.print(f"{label:>13}  {final[key]}", soft_wrap=True)
+
+
+def _parse_edit(text: str) -> tuple[int, str]:
+    segment_id, sep, new_text = text.partition("=")
+    if not sep or not segment_id.strip().isdigit():
+        raise SystemExit(f"--edit takes ID=TEXT, got {text!r}")
+    return int(segment_id), new_text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dubbing", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True)
+    dub = sub.add_parser("dub", help="create a project for a video and run its stages here")
+    submit = sub.add_parser("submit", help="create a project for the daemon's sensors to run")
+    for command in (dub, submit):
+        command.add_argument("video", help="path or fsspec URL of the source video")
+        command.add_argument("--to", required=True, help="target language, e.g. es")
+        command.add_argument("--from", dest="source", default="auto", help="source language")
+        command.add_argument("--premium", action="store_true", help="also run lip-sync")
+        command.add_argument("--project", help="project id (default: generated)")
+        command.add_argument("--user", default=os.environ.get("USER", "local"))
+    dub.add_argument("--approve-all", action="store_true", help="auto-approve reviews (demo)")
+    dub.set_defaults(handler=_dub)
+    submit.set_defaults(handler=_submit)
+    resume = sub.add_parser("resume", help="run a project's remaining stages")
+    resume.add_argument("project")
+    resume.add_argument("--approve-all", action="store_true")
+    resume.set_defaults(handler=_resume)
+    approve = sub.add_parser("approve", help="approve a stage's segments, with edits")
+    approve.add_argument("project")
+    approve.add_argument("stage", help="transcript or translation")
+    approve.add_argument("--edit", action="append", default=[], metavar="ID=TEXT")
+    approve.add_argument("--user", default=os.environ.get("USER", "local"))
+    approve.set_defaults(handler=_approve)
+    sample = sub.add_parser("sample", help="make a ~20 s English sample video")
+    sample.add_argument("out")
+    sample.set_defaults(handler=_sample)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

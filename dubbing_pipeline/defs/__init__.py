@@ -1,0 +1,1 @@
+"""The Dagster definitions: assets, jobs, sensors, schedules and resources."""

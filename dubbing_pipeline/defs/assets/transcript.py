@@ -1,0 +1,54 @@
+"""STT: the source video's speech as timed segments, waiting for a person's review."""
+
+from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
+
+from dubbing_pipeline.defs.assets.common import stage_asset, stage_run
+from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain.errors import validation_error
+from dubbing_pipeline.domain.segments import SegmentDoc
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.engines.base import SpeechToText
+from dubbing_pipeline.infra import media
+from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.storage import ArtifactStore
+
+
+@stage_asset(
+    Stage.STT,
+    kinds={"whisper"},
+    description="Speech-to-text of the source video: segments JSON plus source SRT/VTT.",
+)
+def transcript(
+    context: AssetExecutionContext,
+    store: ArtifactStore,
+    events: EventPublisher,
+    stt: ResourceParam[SpeechToText],
+) -> MaterializeResult:
+    with stage_run(context, Stage.STT, store, events) as run:
+        project = run.project
+        with store.reading(project.video_uri) as video:
+            info = media.validate_source_video(video)
+            language = None
+            if project.source_language != languages.AUTO:
+                language = languages.base(project.source_language)
+            with run.engine():
+                result = stt.transcribe(video, language, run.progress)
+        if not result.segments:
+            raise validation_error("no speech was found in the source audio")
+        doc = SegmentDoc(language=result.language, duration=info.duration, segments=result.segments)
+        uris = run.write_segments(doc, "source")
+        return MaterializeResult(
+            metadata=run.metadata(
+                uris,
+                duration_s=round(info.duration, 3),
+                segments=len(doc.segments),
+                words=sum(len(s.text.split()) for s in doc.segments),
+                timed_words=sum(len(s.words or []) for s in doc.segments),
+                mean_confidence=doc.mean_confidence,
+                language=doc.language,
+                language_detected=language is None,
+                language_probability=result.language_probability,
+                **{f"stt_{k}": v for k, v in result.engine.items()},
+                review="awaiting review",
+            ),
+        )

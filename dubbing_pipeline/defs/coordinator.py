@@ -1,0 +1,27 @@
+"""The run queue, telling the event stream when a job is created.
+
+Dagster has no hook for "a run was enqueued" that fires before the run can start, so the
+QueuedRunCoordinator itself publishes ``job_created`` right after enqueueing. That keeps the
+stream in order (created, then started) whoever submits: a sensor, the UI, or the API's GraphQL.
+Configured in dagster.yaml; publishes only when ``DUBBING_REDIS_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
+
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.events import EventPublisher, JobEvent
+
+
+class EventingRunCoordinator(QueuedRunCoordinator):
+    def submit_run(self, context: SubmitRunContext) -> DagsterRun:
+        run = super().submit_run(context)
+        if Tag.STAGE in run.tags:
+            publisher = EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None)
+            publisher.publish(
+                JobEvent.for_run("job_created", run.run_id, run.tags, status="waiting")
+            )
+        return run

@@ -1,0 +1,131 @@
+"""Ingestion: a video dropped under the incoming prefix (``s3://bucket/incoming/`` in production,
+a local folder on the embedded default) becomes exactly one project.
+
+Layout: ``<prefix>/<user>/<name>.<video extension>`` with a sidecar manifest ``<name>.json``
+(``{"targetLanguage": "es", "sourceLanguage": "en", "premium": false}``; a ``"user"`` there
+overrides the folder). A video whose manifest has not arrived yet is looked at again on the next
+pass. The project id is derived from the object's key, so a rewritten key, a repeated listing or
+a daemon restart never makes a second project. Objects that cannot become a project (not a video,
+a malformed manifest) are recorded once under ``ingestion/rejected/`` in the artifact store and in
+the sensor's log, and never block the objects after them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+import fsspec
+from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dubbing_pipeline.domain import artifacts
+from dubbing_pipeline.domain.projects import PARTITIONS, Project
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations.projects import manifest_uri, save_project
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg"})
+PAGE = 200  # objects looked at per tick; the cursor pages through large listings
+
+
+class Sidecar(BaseModel):
+    """The manifest beside a dropped video."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    target_language: str = Field(alias="targetLanguage")
+    source_language: str = Field(default="auto", alias="sourceLanguage")
+    premium: bool = False
+    user: str | None = None
+
+
+class Rejection(BaseModel):
+    key: str
+    reason: str
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+def incoming_url() -> str | None:
+    return os.environ.get("DUBBING_INCOMING_URL") or None
+
+
+def project_id_for(key: str) -> str:
+    return f"in-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def rejections(store: ArtifactStore) -> list[Rejection]:
+    """What ingestion refused, for the operator."""
+    fs, root = fsspec.url_to_fs(store.uri(artifacts.REJECTED))
+    if not fs.exists(root):
+        return []
+    return [Rejection.model_validate_json(fs.cat_file(path)) for path in sorted(fs.find(root))]
+
+
+def ingest(store: ArtifactStore, url: str, cursor: str, log) -> tuple[list[str], str]:
+    """Look at up to PAGE objects after ``cursor``; return the new project ids and the cursor."""
+    fs, root = fsspec.url_to_fs(url.rstrip("/"))
+    listing = sorted(fs.find(root))
+    keys = [k for k in listing if k > cursor]
+    page = keys[:PAGE]
+    created = []
+    names = set(listing)
+    for key in page:
+        relative = PurePosixPath(key).relative_to(PurePosixPath(root))
+        suffix = relative.suffix.lower()
+        if suffix == ".json":
+            continue  # read with its video
+        if suffix not in VIDEO_SUFFIXES or len(relative.parts) < 2:
+            _reject(store, key, f"not a video under <user>/ (suffix {suffix or 'none'})", log)
+            continue
+        project_id = project_id_for(key)
+        if store.exists(manifest_uri(store, project_id)):
+            continue
+        sidecar_key = str(PurePosixPath(key).with_suffix(".json"))
+        if sidecar_key not in names:
+            log.info(f"{key}: waiting for its manifest {sidecar_key}")
+            continue
+        try:
+            sidecar = Sidecar.model_validate_json(fs.cat_file(sidecar_key))
+            project = Project(
+                id=project_id,
+                video_uri=f"{fs.unstrip_protocol(key)}",
+                source_language=sidecar.source_language,
+                target_language=sidecar.target_language,
+                premium=sidecar.premium,
+                user_id=sidecar.user or relative.parts[0],
+            )
+        except (ValidationError, ValueError) as exc:
+            _reject(store, key, f"malformed manifest {sidecar_key}: {_first_error(exc)}", log)
+            continue
+        save_project(store, project)
+        created.append(project.id)
+    next_cursor = page[-1] if len(keys) > PAGE else ""  # "" once the listing is done: rescan
+    return created, next_cursor
+
+
+@sensor(minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
+def ingestion_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> SkipReason:
+    """New videos under DUBBING_INCOMING_URL become projects (new_project_sensor starts them)."""
+    url = incoming_url()
+    if url is None:
+        return SkipReason("DUBBING_INCOMING_URL is not set")
+    created, cursor = ingest(store, url, context.cursor or "", context.log)
+    if created:
+        context.instance.add_dynamic_partitions(PARTITIONS, created)
+    context.update_cursor(cursor)
+    return SkipReason(f"{len(created)} new project(s): {', '.join(created) or 'none'}")
+
+
+def _reject(store: ArtifactStore, key: str, reason: str, log) -> None:
+    uri = store.uri(artifacts.rejection(hashlib.sha256(key.encode()).hexdigest()[:16]))
+    if not store.exists(uri):
+        log.warning(f"ingestion rejected {key}: {reason}")
+        store.write_text(uri, Rejection(key=key, reason=reason).model_dump_json())
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
+    return str(exc)

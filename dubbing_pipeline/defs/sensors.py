@@ -1,0 +1,183 @@
+"""Sensors that move a project along: new project -> STT; approval -> next stage; automatic
+TTS -> MUXING -> LIP_SYNC. Each request has a run_key, so a stage starts exactly once per cause."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    EventLogRecord,
+    RunFailureSensorContext,
+    RunRequest,
+    RunStatusSensorContext,
+    SensorEvaluationContext,
+    run_failure_sensor,
+    run_status_sensor,
+    sensor,
+)
+
+from dubbing_pipeline.defs.handoff import (
+    AFTER_REVIEW,
+    AFTER_SUCCESS,
+    approval_request,
+    next_run_request,
+    submitted,
+)
+from dubbing_pipeline.defs.jobs import STAGE_JOBS
+from dubbing_pipeline.domain import review
+from dubbing_pipeline.domain.projects import PARTITIONS
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import JOB_TAGS, Tag
+from dubbing_pipeline.infra.events import EventPublisher, JobEvent
+from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations import dead_letter
+
+TICK_S = 2
+
+
+@sensor(
+    jobs=[STAGE_JOBS[Stage.STT]],
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
+    """Every project partition, once added (by the API, ingestion or a notebook), gets its STT."""
+    known = set(json.loads(context.cursor or "[]"))
+    current = context.instance.get_dynamic_partitions(PARTITIONS)
+    new = [p for p in current if p not in known]
+    for project_id in new:
+        if request := next_run_request(context.log, store, project_id, Stage.STT, "created"):
+            yield request
+    context.update_cursor(json.dumps(sorted(known | set(new))))
+
+
+@sensor(
+    jobs=[STAGE_JOBS[Stage.MT], STAGE_JOBS[Stage.TTS]],
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
+    """An approval observation on transcript/translation launches the next stage, once."""
+    cursor = json.loads(context.cursor or "{}")
+    for stage, record in _new_observations(context, cursor, list(AFTER_REVIEW)):
+        parsed = review.parse_description(record.asset_observation.description)
+        if parsed is None or parsed[0] != "approved":
+            continue
+        project_id = record.partition_key or ""
+        if request := approval_request(context.log, store, project_id, stage, parsed[1]):
+            yield request  # skipped by Dagster if the approval already submitted it (handoff)
+    context.update_cursor(json.dumps(cursor))
+
+
+def _new_observations(
+    context: SensorEvaluationContext, cursor: dict[str, int], stages: list[Stage]
+) -> Iterator[tuple[Stage, EventLogRecord]]:
+    """Observations of the stages' assets after the cursor (advanced as they are read)."""
+    for stage in stages:
+        records = context.instance.fetch_observations(
+            AssetRecordsFilter(
+                asset_key=AssetKey(stage.asset_name), after_storage_id=cursor.get(stage.asset_name)
+            ),
+            limit=200,
+            ascending=True,
+        ).records
+        for record in records:
+            cursor[stage.asset_name] = record.storage_id
+            if record.asset_observation is not None:
+                yield stage, record
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    request_jobs=[STAGE_JOBS[Stage.MUXING], STAGE_JOBS[Stage.LIP_SYNC]],
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def stage_success_sensor(
+    context: RunStatusSensorContext, store: ArtifactStore, events: EventPublisher
+) -> RunRequest | None:
+    """A stage run succeeded: announce it (once Dagster records the success, so a client that
+    reacts sees the job completed), then start TTS -> MUXING -> LIP_SYNC (premium) on its own.
+
+    Returns None unless a run must still be requested: a run status sensor moves on to the next
+    run in the same tick only when its function returns nothing (otherwise one run per tick, and
+    a burst of finished runs would announce at one every ~5 s)."""
+    run = context.dagster_run
+    if Tag.STAGE not in run.tags or Tag.PROJECT not in run.tags:
+        return None
+    stage, project_id = Stage(run.tags[Tag.STAGE]), run.tags[Tag.PROJECT]
+    announce = [("job_completed", "completed")]
+    if stage.needs_review:
+        announce.append(("stage_ready_for_review", "awaiting_review"))
+    premium = run.tags.get(Tag.TIER) == "premium"
+    if stage is (Stage.LIP_SYNC if premium else Stage.MUXING):
+        announce.append(("project_completed", "completed"))
+    for type_, status in announce:
+        events.publish(JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100))
+    if stage not in AFTER_SUCCESS:
+        return None
+    cause = f"after-{run.run_id}"
+    request = next_run_request(context.log, store, project_id, AFTER_SUCCESS[stage], cause)
+    if request is None or submitted(context.instance, request):
+        return None  # the run's hand_off hook submitted it already (the usual case)
+    return request
+
+
+@run_failure_sensor(minimum_interval_seconds=TICK_S, default_status=DefaultSensorStatus.RUNNING)
+def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher) -> None:
+    """A stage run that failed for good becomes an open dead letter entry (run tags)."""
+    run = context.dagster_run
+    if Tag.STAGE not in run.tags or dead_letter.STATE in run.tags:
+        return
+    classified = dead_letter.classify_failed_run(context.instance, run)
+    if classified is None:
+        context.log.info(f"run {run.run_id} crashed and will be retried by run retries")
+        return
+    tags, reported_by_stage = classified
+    context.instance.add_run_tags(run.run_id, tags)
+    if not reported_by_stage:  # a crash: the run could not say so itself
+        error, message = tags[dead_letter.ERROR_TYPE], tags[dead_letter.ERROR_MESSAGE]
+        failed = JobEvent.for_run("job_failed", run.run_id, run.tags, status="failed")
+        events.publish(failed.model_copy(update={"error": error, "message": message}))
+
+
+@sensor(
+    jobs=list(STAGE_JOBS.values()),
+    minimum_interval_seconds=TICK_S,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
+    """Launch the stage again for each retry request of an entry, once (run_key per entry)."""
+    cursor = json.loads(context.cursor or "{}")
+    for _, record in _new_observations(context, cursor, list(Stage)):
+        job_id = dead_letter.parse_retry(record.asset_observation.description)
+        run = context.instance.get_run_by_id(job_id) if job_id else None
+        if run is None or run.tags.get(dead_letter.STATE) not in ("open", "retry_requested"):
+            continue
+        run_key = f"dlq-retry:{run.run_id}"
+        lineage = {Tag.PARENT_RUN_ID: run.run_id, Tag.ROOT_RUN_ID: run.root_run_id}
+        yield RunRequest(
+            run_key=run_key,
+            job_name=Stage(run.tags[Tag.STAGE]).job_name,
+            partition_key=run.tags[Tag.PROJECT],
+            tags={k: v for k, v in run.tags.items() if k in JOB_TAGS}
+            | {k: v or run.run_id for k, v in lineage.items()},
+        )
+        context.instance.add_run_tags(
+            run.run_id, {dead_letter.STATE: "retried", dead_letter.RETRIED_AS: run_key}
+        )
+    context.update_cursor(json.dumps(cursor))
+
+
+SENSORS = [
+    new_project_sensor,
+    review_gate_sensor,
+    stage_success_sensor,
+    dead_letter_sensor,
+    dead_letter_retry_sensor,
+]

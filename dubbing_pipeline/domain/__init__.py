@@ -1,0 +1,1 @@
+"""The dubbing rules: segments, projects, review decisions, timing, voices. No Dagster import."""

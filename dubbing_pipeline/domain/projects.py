@@ -1,0 +1,58 @@
+"""Projects: the settings of one dubbing job (the manifest, ``operations.projects`` stores it)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from dubbing_pipeline.domain import languages
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class Project(BaseModel):
+    """What a user asked for: which video, from which language into which, and the tier."""
+
+    id: str = Field(default_factory=lambda: f"p-{uuid.uuid4().hex[:12]}")
+    video_uri: str
+    source_language: str = "auto"
+    target_language: str
+    premium: bool = False
+    user_id: str = "local"
+    stt_launched_by: Literal["sensor", "creator"] = Field(
+        default="sensor",
+        description="'creator': whoever created the project launched STT itself (the API), so "
+        "new_project_sensor must not launch it a second time.",
+    )
+    driven_by: Literal["sensors", "caller"] = Field(
+        default="sensors",
+        description="'sensors': the daemon starts each stage; 'caller': whoever created the "
+        "project materialises the stages itself (CLI, notebook), and the sensors leave it alone.",
+    )
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("project id must be 1-63 chars of a-z, 0-9, '-' or '_'")
+        return value
+
+    @field_validator("source_language", "target_language")
+    @classmethod
+    def _valid_language(cls, value: str) -> str:
+        if not languages.is_valid(value):
+            raise ValueError(f"{value!r} is not an ISO 639 language code")
+        return value
+
+    @property
+    def tier(self) -> str:
+        return "premium" if self.premium else "standard"
+
+
+PARTITIONS = "projects"
+"""The name of the dynamic partition set: one partition per project, keyed by its id."""

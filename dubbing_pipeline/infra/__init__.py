@@ -1,0 +1,1 @@
+"""What the stages stand on: the artifact store, the event stream, ffmpeg."""

@@ -1,0 +1,1 @@
+"""Queue, job, review and dead letter operations, written once for every caller."""

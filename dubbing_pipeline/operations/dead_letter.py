@@ -1,0 +1,158 @@
+"""The dead letter queue: a view over the run store, not a second database.
+
+A stage run that failed for good (a permanent error, retries exhausted, or a crash that run
+retries gave up on) is tagged by ``dead_letter_sensor`` with its error class and message and
+``dubbing/dead_letter=open``. Listing and stats are tag queries on the run store. A retry request
+is an observation on the stage's asset partition (so the API can make it through GraphQL);
+``dead_letter_retry_sensor`` launches the stage again with ``run_key=dlq-retry:<run id>`` and
+marks the entry ``retried``, so one entry spawns one job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunsFilter,
+)
+from pydantic import BaseModel
+
+from dubbing_pipeline.domain.errors import JobErrorType, validation_error
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.tags import Tag
+
+STATE = Tag.DEAD_LETTER  # open -> retry_requested -> retried
+ERROR_TYPE = Tag.ERROR_TYPE
+ERROR_MESSAGE = Tag.ERROR_MESSAGE
+ATTEMPTS = Tag.ATTEMPTS
+RETRIED_AS = Tag.RETRIED_AS  # the run_key of the retry job
+WILL_RETRY = Tag.WILL_RETRY  # set by Dagster's run retries on a run it will retry
+
+
+class DeadLetterEntry(BaseModel):
+    job_id: str
+    project_id: str
+    user_id: str
+    stage: str
+    error_type: str
+    message: str
+    attempts: int
+    state: str
+    failed_at: datetime | None
+
+
+def classify_failed_run(
+    instance: DagsterInstance, run: DagsterRun
+) -> tuple[dict[str, str], bool] | None:
+    """The tags that make a failed stage run a dead letter entry, and whether the stage itself
+    reported the failure (False: the run crashed); None if Dagster's run retries will retry it."""
+    if run.tags.get(WILL_RETRY) == "true":
+        return None
+    failures = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    data = failures[-1].dagster_event.step_failure_data if failures else None
+    meta = data.user_failure_data.metadata if data and data.user_failure_data else {}
+    if "error_type" in meta:
+        error_type, message = str(meta["error_type"].value), str(meta["error_message"].value)
+        attempts = str(meta["attempts"].value)
+        reported = True
+    else:  # the run process died or failed outside the stage body
+        error_type = JobErrorType.TRANSIENT.value
+        message = (
+            data.error.message.strip()
+            if data and data.error
+            else _run_failure_message(instance, run)
+        )
+        restarts = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_RESTARTED)
+        attempts, reported = str(1 + len(restarts)), False
+    tags = {
+        STATE: "open",
+        ERROR_TYPE: error_type,
+        ERROR_MESSAGE: message[:1000],
+        ATTEMPTS: attempts,
+    }
+    return tags, reported
+
+
+def entries(
+    instance: DagsterInstance,
+    *,
+    user_id: str | None = None,
+    states: tuple[str, ...] = ("open",),
+    limit: int | None = None,
+) -> list[DeadLetterEntry]:
+    """Entries in the given states, newest failure first."""
+    records = []
+    for state in states:
+        tags = {STATE: state} | ({Tag.USER: user_id} if user_id else {})
+        records += instance.get_run_records(RunsFilter(tags=tags), limit=limit)
+    records.sort(key=lambda r: r.end_time or 0.0, reverse=True)
+    return [entry_of(r.dagster_run.run_id, r.dagster_run.tags, r.end_time) for r in records[:limit]]
+
+
+def stats(instance: DagsterInstance, user_id: str | None = None) -> dict[str, dict[str, int]]:
+    """Open entries counted by stage and by error type."""
+    open_entries = entries(instance, user_id=user_id)
+    return {
+        "total": {"open": len(open_entries)},
+        "by_stage": dict(Counter(e.stage for e in open_entries)),
+        "by_error_type": dict(Counter(e.error_type for e in open_entries)),
+    }
+
+
+def request_retry(instance: DagsterInstance, job_id: str, user_id: str | None = None) -> None:
+    """Ask for an open entry to be retried: an observation ``dead_letter_retry_sensor`` acts on.
+    A second request for the same entry is refused (and could spawn no second job anyway)."""
+    run = instance.get_run_by_id(job_id)
+    if run is None or run.status != DagsterRunStatus.FAILURE or STATE not in run.tags:
+        raise validation_error(f"job {job_id} is not in the dead letter queue")
+    if user_id is not None and run.tags.get(Tag.USER) != user_id:
+        raise validation_error(f"job {job_id} is not in the dead letter queue")
+    if run.tags[STATE] != "open":
+        raise validation_error(f"job {job_id} was already retried ({run.tags[STATE]})")
+    instance.add_run_tags(job_id, {STATE: "retry_requested"})
+    instance.report_runless_asset_event(
+        AssetObservation(
+            asset_key=AssetKey(Stage(run.tags[Tag.STAGE]).asset_name),
+            partition=run.tags[Tag.PROJECT],
+            description=retry_description(job_id, user_id or "operator"),
+        )
+    )
+
+
+def retry_description(job_id: str, requested_by: str) -> str:
+    return f"dubbing/retry {job_id} by {requested_by}"
+
+
+def parse_retry(description: str | None) -> str | None:
+    """The job id of a retry request recorded as an observation, if it is one."""
+    match = re.match(r"^dubbing/retry (?P<job>[0-9a-f-]{36})\b", description or "")
+    return match["job"] if match else None
+
+
+def entry_of(run_id: str, tags: Mapping[str, str], ended: float | None) -> DeadLetterEntry:
+    """An entry from a failed run's tags (the API reads the same tags over GraphQL)."""
+    return DeadLetterEntry(
+        job_id=run_id,
+        project_id=tags.get(Tag.PROJECT, ""),
+        user_id=tags.get(Tag.USER, ""),
+        stage=tags.get(Tag.STAGE, ""),
+        error_type=tags.get(ERROR_TYPE, ""),
+        message=tags.get(ERROR_MESSAGE, ""),
+        attempts=int(tags.get(ATTEMPTS, "1")),
+        state=tags.get(STATE, ""),
+        failed_at=datetime.fromtimestamp(ended, UTC) if ended else None,
+    )
+
+
+def _run_failure_message(instance: DagsterInstance, run: DagsterRun) -> str:
+    failures = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+    return failures[-1].message if failures and failures[-1].message else "run failed"
