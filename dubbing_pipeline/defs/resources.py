@@ -1,7 +1,7 @@
 """The deployment's engines and artifact store, chosen by environment, never by code changes.
 
-Resource keys are what the stage assets ask for: ``store``, ``stt``, ``mt``, ``tts``, ``muxer``,
-``lipsync``. Engines load their models lazily, so building these objects costs nothing; an engine
+Resource keys are what the stage assets ask for: ``store``, ``stt``, ``diarizer``, ``mt``, ``tts``,
+``muxer``, ``lipsync``. Engines load their models lazily, so building these objects costs nothing; an engine
 whose optional extra is not installed is refused here, when the definitions load, with the
 ``pip install`` that fixes it, not deep inside a run.
 """
@@ -12,6 +12,8 @@ import os
 from importlib.util import find_spec
 from typing import Any
 
+from dubbing_pipeline.engines.diarization import NoDiarizer, ResemblyzerDiarizer
+from dubbing_pipeline.engines.diarization_pyannote import PyannoteDiarizer
 from dubbing_pipeline.engines.lipsync import PipesLipSync, lipsync_from_env
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.mt_transformers import TransformersMT
@@ -24,6 +26,7 @@ from dubbing_pipeline.infra.storage import ArtifactStore
 
 MT_ENGINES = ("apertium", "transformers")
 TTS_ENGINES = ("espeak", "piper", "coqui")
+DIARIZATION_ENGINES = ("resemblyzer", "pyannote", "none")
 
 
 class MissingExtraError(ValueError):
@@ -43,6 +46,8 @@ def require_extra(engine: str, extra: str, *modules: str) -> None:
 def _absent(module: str) -> bool:
     try:
         return find_spec(module) is None  # finds without importing: torch stays unloaded
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return True
     except ValueError:  # in sys.modules as None: deliberately unavailable
         return True
 
@@ -54,20 +59,48 @@ def artifacts_url() -> str:
 def default_resources() -> dict[str, Any]:
     """``DUBBING_ARTIFACTS`` (folder or fsspec URL), ``DUBBING_STT_MODEL`` (base, tiny.en, a
     folder), ``DUBBING_STT_DEVICE`` (auto, cpu, cuda), ``DUBBING_REDIS_URL`` (the event stream;
-    unset: no events); MT, TTS and lip-sync as in :func:`mt_engine`, :func:`tts_engine` and
-    :func:`lipsync_engine`."""
+    unset: no events); diarization, MT, TTS and lip-sync as in :func:`diarizer_engine`,
+    :func:`mt_engine`, :func:`tts_engine` and :func:`lipsync_engine`."""
     return {
         "store": ArtifactStore(base_url=artifacts_url()),
         "stt": FasterWhisperSTT(
             model=os.environ.get("DUBBING_STT_MODEL", "base"),
             device=os.environ.get("DUBBING_STT_DEVICE", "auto"),  # type: ignore[arg-type]
         ),
+        "diarizer": diarizer_engine(),
         "mt": mt_engine(),
         "tts": tts_engine(),
         "muxer": FfmpegMuxer(),
         "lipsync": lipsync_engine(),
         "events": EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None),
     }
+
+
+def diarizer_engine() -> ResemblyzerDiarizer | PyannoteDiarizer | NoDiarizer:
+    """``DUBBING_DIARIZATION``: resemblyzer (default, offline), pyannote (reads
+    ``DUBBING_DIARIZATION_MODEL``, a pipeline folder or a cached hub id, and
+    ``DUBBING_PYANNOTE_TOKEN``), or none (everyone is S1). ``DUBBING_DIARIZATION_DEVICE``: auto,
+    cpu, cuda; ``DUBBING_DIARIZATION_THRESHOLD``: resemblyzer's distance threshold."""
+    engine = os.environ.get("DUBBING_DIARIZATION", "resemblyzer")
+    device = os.environ.get("DUBBING_DIARIZATION_DEVICE", "auto")
+    if engine == "resemblyzer":
+        threshold = os.environ.get("DUBBING_DIARIZATION_THRESHOLD")
+        return ResemblyzerDiarizer(
+            device=device,  # type: ignore[arg-type]
+            **({"threshold": float(threshold)} if threshold else {}),
+        )
+    if engine == "pyannote":
+        require_extra("pyannote diarization", "pyannote", "pyannote.audio", "torch", "torchaudio")
+        model = os.environ.get("DUBBING_DIARIZATION_MODEL")
+        if not model:
+            raise ValueError(
+                "DUBBING_DIARIZATION=pyannote needs DUBBING_DIARIZATION_MODEL: a pipeline folder "
+                "or a hub id in the Hugging Face cache"
+            )
+        return PyannoteDiarizer(pipeline=model, device=device)  # type: ignore[arg-type]
+    if engine == "none":
+        return NoDiarizer()
+    raise ValueError(f"DUBBING_DIARIZATION={engine!r}: choose one of {list(DIARIZATION_ENGINES)}")
 
 
 def mt_engine() -> ApertiumMT | TransformersMT:

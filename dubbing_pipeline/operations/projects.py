@@ -27,6 +27,14 @@ def load_project(store: ArtifactStore, project_id: str) -> Project:
     return Project.model_validate_json(store.read_text(uri))
 
 
+def pin_voices(store: ArtifactStore, project_id: str, pins: dict[str, str]) -> Project:
+    """Pin dub voices by speaker name (an empty voice name unpins); the next TTS run uses them."""
+    project = load_project(store, project_id)
+    voices = {**project.voices, **pins}
+    voices = {speaker: voice for speaker, voice in voices.items() if voice.strip()}
+    return save_project(store, Project.model_validate({**project.model_dump(), "voices": voices}))
+
+
 def create_project(instance: DagsterInstance, store: ArtifactStore, project: Project) -> Project:
     """Write the manifest, then register the partition (in that order, so no stage sees a
     partition without settings)."""

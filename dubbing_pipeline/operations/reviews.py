@@ -12,8 +12,10 @@ from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.review import ReviewDecision, check_reviewable, describe, with_edits
 from dubbing_pipeline.domain.segments import SegmentDoc
+from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations.projects import load_project, save_project
 
 
 def segments_uri(store: ArtifactStore, project_id: str, stage: Stage) -> str:
@@ -38,8 +40,11 @@ def approve(
     *,
     reviewer: str,
     edits: Mapping[int, str] | None = None,
+    speakers: SpeakerEdits | None = None,
 ) -> ReviewDecision:
-    """Approve the stage's current segments, with text edits by segment id."""
+    """Approve the stage's current segments, with text edits by segment id and (transcript)
+    speaker edits. A renamed speaker's voice pin moves to the new name, so a rename never
+    changes a voice."""
     check_reviewable(stage)
     doc = load_segments(store, project_id, stage)
     edits = dict(edits or {})
@@ -50,9 +55,22 @@ def approve(
         reviewer=reviewer,
         reviewed_sha=doc.sha256,
         edited_segment_ids=sorted(edits),
-        segments=with_edits(doc, stage, edits),
+        speaker_edits=speakers or None,
+        segments=with_edits(doc, stage, edits, speakers),
     )
+    if speakers and speakers.rename:
+        _carry_pins(store, project_id, speakers)
     return _save(store, decision)
+
+
+def _carry_pins(store: ArtifactStore, project_id: str, speakers: SpeakerEdits) -> None:
+    project = load_project(store, project_id)
+    pins = dict(project.voices)
+    for old, new in speakers.rename.items():
+        if old in pins and new not in pins:
+            pins[new] = pins.pop(old)
+    if pins != project.voices:
+        save_project(store, project.model_copy(update={"voices": pins}))
 
 
 def reject(

@@ -1,13 +1,16 @@
-"""STT: the source video's speech as timed segments, waiting for a person's review."""
+"""STT: the source video's speech as timed segments, each with its speaker, waiting for a
+person's review."""
+
+import time
 
 from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
 
 from dubbing_pipeline.defs.assets.common import stage_asset, stage_run
-from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain import languages, speakers
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.engines.base import SpeechToText
+from dubbing_pipeline.engines.base import Diarizer, SpeechToText
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -16,13 +19,14 @@ from dubbing_pipeline.infra.storage import ArtifactStore
 @stage_asset(
     Stage.STT,
     kinds={"whisper"},
-    description="Speech-to-text of the source video: segments JSON plus source SRT/VTT.",
+    description="Speech-to-text and speakers of the source video: segments JSON plus source SRT/VTT.",
 )
 def transcript(
     context: AssetExecutionContext,
     store: ArtifactStore,
     events: EventPublisher,
     stt: ResourceParam[SpeechToText],
+    diarizer: ResourceParam[Diarizer],
 ) -> MaterializeResult:
     with stage_run(context, Stage.STT, store, events) as run:
         project = run.project
@@ -32,10 +36,20 @@ def transcript(
             if project.source_language != languages.AUTO:
                 language = languages.base(project.source_language)
             with run.engine():
-                result = stt.transcribe(video, language, run.progress)
-        if not result.segments:
-            raise validation_error("no speech was found in the source audio")
-        doc = SegmentDoc(language=result.language, duration=info.duration, segments=result.segments)
+                result = stt.transcribe(video, language, lambda f: run.progress(0.9 * f))
+            if not result.segments:
+                raise validation_error("no speech was found in the source audio")
+            started = time.perf_counter()
+            with run.engine():
+                found = diarizer.diarize(
+                    video,
+                    lambda f: run.progress(0.9 + 0.1 * f),
+                    project.min_speakers,
+                    project.max_speakers,
+                )
+            diarization_s = time.perf_counter() - started
+        who = speakers.attribute(result.segments, found)
+        doc = SegmentDoc(language=result.language, duration=info.duration, segments=who.segments)
         uris = run.write_segments(doc, "source")
         return MaterializeResult(
             metadata=run.metadata(
@@ -49,6 +63,12 @@ def transcript(
                 language_detected=language is None,
                 language_probability=result.language_probability,
                 **{f"stt_{k}": v for k, v in result.engine.items()},
+                speakers=len(who.speakers),
+                diarization_seconds=round(diarization_s, 3),
+                overlap_s=who.overlap_s,
+                overlaps=who.overlaps,
+                words_in_overlap=who.words_in_overlap,
+                **{f"diarization_{k}": v for k, v in found.engine.items()},
                 review="awaiting review",
             ),
         )
