@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dubbing_api.dagster_client import Run
+from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.operations import dead_letter, queues
 from dubbing_pipeline.operations.dead_letter import DeadLetterEntry
@@ -104,6 +105,11 @@ class ProjectCreate(Body):
     source_language: str = "auto"
     target_language: str
     premium: bool = False
+    min_speakers: int | None = Field(default=None, ge=1, le=32)
+    max_speakers: int | None = Field(default=None, ge=1, le=32)
+    voices: dict[str, str] = Field(
+        default_factory=dict, description="Pinned dub voices by speaker name (S1: 'm3')."
+    )
 
 
 class Uploaded(Body):
@@ -151,6 +157,15 @@ class ReviewOut(Body):
 
 class ApproveRequest(Body):
     edits: dict[int, str] = Field(default_factory=dict, description="New text by segment id.")
+    speakers: SpeakerEdits | None = Field(
+        default=None,
+        description="Transcript only: rename ({old: new}), merge ({speaker: into}) and move "
+        "({segment id: speaker}); names are the reviewed transcript's.",
+    )
+    voices: dict[str, str] = Field(
+        default_factory=dict,
+        description="Pin dub voices by speaker name (after renames); an empty voice unpins.",
+    )
 
 
 class RejectRequest(Body):

@@ -54,11 +54,8 @@ def conversation() -> Conversation:
     if not wav.exists():
         download = CACHE / "wheels"
         download.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(download)]
-            + [PYANNOTE_WHEEL],
-            check=True,
-        )
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
+        subprocess.run([*pip, "-d", str(download), PYANNOTE_WHEEL], check=True)
         (wheel,) = download.glob("pyannote_audio-4.0.7-*.whl")
         folder.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(wheel) as archive:

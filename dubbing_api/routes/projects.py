@@ -60,6 +60,8 @@ def _project(caller: Principal, **fields: object) -> Project:
         return Project(user_id=caller.user_id, **{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         error = exc.errors()[0]
+        if not error["loc"]:  # a rule across fields
+            raise ApiError(400, "validation_error", str(error["msg"])) from exc
         field = {
             "video_uri": "videoUrl",
             "source_language": "sourceLanguage",
@@ -132,6 +134,9 @@ async def create_project(
         source_language=body.source_language,
         target_language=body.target_language,
         premium=body.premium,
+        min_speakers=body.min_speakers,
+        max_speakers=body.max_speakers,
+        voices=body.voices,
     )
     return await _start(svc, project)
 

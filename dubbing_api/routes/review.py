@@ -18,6 +18,7 @@ from dubbing_pipeline.defs import handoff
 from dubbing_pipeline.domain import review
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations.projects import pin_voices
 
 PATH = "/api/projects/{projectId}/review/{stage}"
 log = logging.getLogger(__name__)
@@ -54,15 +55,22 @@ async def get_review(request: Request, caller: Principal) -> ReviewOut:
 @api(
     "POST",
     PATH + "/approve",
-    "Approve the segments, with text edits by segment id",
+    "Approve the segments, with text edits by segment id, speaker edits and voice pins",
     body=ApproveRequest,
     response=ReviewOut,
 )
 async def approve(request: Request, caller: Principal, body: ApproveRequest) -> ReviewOut:
     svc, project_id, stage = _target(request, caller)
     decision = reviews.approve(
-        svc.store, project_id, stage, reviewer=caller.user_id, edits=body.edits
+        svc.store,
+        project_id,
+        stage,
+        reviewer=caller.user_id,
+        edits=body.edits,
+        speakers=body.speakers,
     )
+    if body.voices:
+        pin_voices(svc.store, project_id, body.voices)
     await _hand_off(svc, project_id, stage, decision.id)
     await svc.dagster.observe(stage.asset_name, project_id, review.describe(decision))
     return _out(svc, project_id, stage)

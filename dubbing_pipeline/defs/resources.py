@@ -1,9 +1,9 @@
 """The deployment's engines and artifact store, chosen by environment, never by code changes.
 
 Resource keys are what the stage assets ask for: ``store``, ``stt``, ``diarizer``, ``mt``, ``tts``,
-``muxer``, ``lipsync``. Engines load their models lazily, so building these objects costs nothing; an engine
-whose optional extra is not installed is refused here, when the definitions load, with the
-``pip install`` that fixes it, not deep inside a run.
+``muxer``, ``lipsync``. Engines load their models lazily, so building these objects costs nothing;
+an engine whose optional extra is not installed is refused here, when the definitions load, with
+the ``pip install`` that fixes it, not deep inside a run.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import groupby, pairwise
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import Segment, Word
@@ -65,7 +65,7 @@ def resolve_overlaps(turns: Iterable[Turn]) -> tuple[list[Turn], float, int]:
     live: list[Turn] = []
     upcoming = iter(ordered)
     following = next(upcoming, None)
-    for a, b in zip(cuts, cuts[1:], strict=False):  # a sweep: turns enter at their start
+    for a, b in pairwise(cuts):  # a sweep: turns enter at their start
         while following is not None and following.start <= a:
             live.append(following)
             following = next(upcoming, None)
@@ -157,6 +157,8 @@ class SpeakerEdits(BaseModel):
     speakers; renames apply last, so ``merge={"S3": "S1"}, rename={"S1": "Ana"}`` gives Ana all of
     S1's and S3's segments."""
 
+    model_config = ConfigDict(extra="forbid")
+
     rename: dict[str, str] = Field(default_factory=dict, description="New name by speaker.")
     merge: dict[str, str] = Field(
         default_factory=dict, description="Speaker -> the speaker it is merged into."
@@ -182,7 +184,9 @@ def apply_speaker_edits(segments: Sequence[Segment], edits: SpeakerEdits) -> lis
         _check_name(name)
     unknown = sorted((set(edits.rename) | set(edits.merge)) - known)
     if unknown:
-        raise validation_error(f"no speaker {unknown} in the transcript (speakers: {sorted(known)})")
+        raise validation_error(
+            f"no speaker {unknown} in the transcript (speakers: {sorted(known)})"
+        )
     if missing := sorted(set(edits.move) - ids):
         raise validation_error(f"no segment with id {missing} in the transcript")
     if bad := sorted(t for t in edits.merge.values() if t not in known or t in edits.merge):

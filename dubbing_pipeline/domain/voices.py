@@ -121,9 +121,7 @@ def assign_voices(
     names = [v.name for v in palette]
     if unknown := sorted({v for s, v in pins.items() if s in pitches and v not in names}):
         raise validation_error(f"no voice {unknown} in this engine's voices {names}")
-    chosen = {
-        s: VoiceChoice(s, pins[s], pitches[s], pinned=True) for s in pitches if s in pins
-    }
+    chosen = {s: VoiceChoice(s, pins[s], pitches[s], pinned=True) for s in pitches if s in pins}
     free = [i for i, v in enumerate(palette) if v.name not in {c.voice for c in chosen.values()}]
     free = free or list(range(len(palette)))
     known = [v.pitch_hz for v in palette if v.pitch_hz]

@@ -11,6 +11,7 @@ piece) are kept, so memory stays flat however long the video.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -116,7 +117,9 @@ class ResemblyzerDiarizer(ConfigurableResource):
             for offset, audio in windows:
                 regions = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
                 spans = [
-                    (r["start"], r["end"]) for r in regions if r["end"] - r["start"] > SAMPLE_RATE // 10
+                    (r["start"], r["end"])
+                    for r in regions
+                    if r["end"] - r["start"] > SAMPLE_RATE // 10
                 ]
                 pieces += self._embed(encoder, audio, spans, offset)
                 if total:
@@ -132,7 +135,9 @@ class ResemblyzerDiarizer(ConfigurableResource):
             max_speakers=max_speakers,
             max_clustered=self.max_clustered,
         )
-        turns = [Turn(p.start, p.end, f"spk{label}") for p, label in zip(pieces, labels, strict=True)]
+        turns = [
+            Turn(p.start, p.end, f"spk{label}") for p, label in zip(pieces, labels, strict=True)
+        ]
         progress(1.0)
         return Diarization(
             merge_touching(turns),
@@ -161,7 +166,7 @@ class ResemblyzerDiarizer(ConfigurableResource):
         for start, end in spans:
             count = -(-(end - start) // longest)  # ceil
             edges = np.linspace(start, end, count + 1).round().astype(int)
-            cuts += list(zip(edges[:-1], edges[1:], strict=True))
+            cuts += list(itertools.pairwise(edges))
         pieces: list[Piece] = []
         for first in range(0, len(cuts), self.batch_size):
             batch = cuts[first : first + self.batch_size]
@@ -272,7 +277,9 @@ def _agglomerate(
 
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    return _normalised(np.stack([embeddings[labels == k].mean(axis=0) for k in range(labels.max() + 1)]))
+    return _normalised(
+        np.stack([embeddings[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
+    )
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:

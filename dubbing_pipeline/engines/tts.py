@@ -15,7 +15,6 @@ from dubbing_pipeline.domain.voices import PaletteVoice, VoiceReference
 from dubbing_pipeline.engines._process import run_tool
 from dubbing_pipeline.engines.models import piper_voice_path
 
-
 # espeak-ng's voice variants, lowest first, with the median F0 each speaks at (pYIN on a Spanish
 # sentence, espeak-ng 1.52): what a speaker's own median F0 is matched against.
 ESPEAK_VARIANTS = (
@@ -111,7 +110,9 @@ class PiperTTS(ConfigurableResource):
         config = _load_voice(self._model()).config
         ids = {**{str(i): i for i in range(config.num_speakers)}, **(config.speaker_id_map or {})}
         if voice not in ids:
-            raise validation_error(f"Piper voice {Path(self._model()).stem} has no speaker {voice!r}")
+            raise validation_error(
+                f"Piper voice {Path(self._model()).stem} has no speaker {voice!r}"
+            )
         self._speak(text, out, ids[voice])
 
     def _speak(self, text: str, out: Path, speaker_id: int | None) -> None:

@@ -32,7 +32,9 @@ def pin_voices(store: ArtifactStore, project_id: str, pins: dict[str, str]) -> P
     project = load_project(store, project_id)
     voices = {**project.voices, **pins}
     voices = {speaker: voice for speaker, voice in voices.items() if voice.strip()}
-    return save_project(store, Project.model_validate({**project.model_dump(), "voices": voices}))
+    if any(not speaker.strip() for speaker in voices):
+        raise validation_error("a voice pin needs a speaker name")
+    return save_project(store, project.model_copy(update={"voices": voices}))
 
 
 def create_project(instance: DagsterInstance, store: ArtifactStore, project: Project) -> Project:

@@ -17,10 +17,10 @@ from pydantic import Field
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.domain import artifacts, voices
+from dubbing_pipeline.domain.review import ReviewDecision
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.timing import plan_track
-from dubbing_pipeline.domain.review import ReviewDecision
 from dubbing_pipeline.domain.voices import VoiceChoice, VoiceReference
 from dubbing_pipeline.engines.base import FixedVoices, SpeechSynthesizer
 from dubbing_pipeline.infra import media, pitch, voice_clips

@@ -19,7 +19,7 @@ from dubbing_pipeline.infra.storage import ArtifactStore
 @stage_asset(
     Stage.STT,
     kinds={"whisper"},
-    description="Speech-to-text and speakers of the source video: segments JSON plus source SRT/VTT.",
+    description="Speech-to-text and speakers of the source video: segments JSON, source SRT/VTT.",
 )
 def transcript(
     context: AssetExecutionContext,
