@@ -114,11 +114,10 @@ def compose(parts: Sequence[Part], out: Path, lead_s: float = 0.5) -> list[Turn]
 def attributed_share(
     truth: Sequence[Turn], found: Sequence[tuple[float, float, str]]
 ) -> tuple[float, dict[str, str]]:
-    """The share of the true speech time whose found speaker is the right one, under the best
-    one-to-one mapping of found names onto true names (each found name to the true speaker it
-    covers most). Time no one found counts as wrong."""
+    """Of the true speech time that was attributed to someone (words, or a diarizer's turns),
+    the share attributed to the right speaker, each found name standing for the true speaker
+    it covers most (one to one)."""
     seconds: dict[tuple[str, str], float] = {}
-    total = sum(t.seconds for t in truth)
     for t in truth:
         for start, end, name in found:
             shared = min(t.end, end) - max(t.start, start)
@@ -129,4 +128,71 @@ def attributed_share(
         if name not in mapping and speaker not in mapping.values():
             mapping[name] = speaker
     right = sum(s for (name, speaker), s in seconds.items() if mapping.get(name) == speaker)
+    total = sum(seconds.values())
     return (right / total if total else 0.0), mapping
+
+
+JOE_LINES = (
+    "Good morning, and thank you for joining us on the show today.",
+    "So tell me, where did you grow up, and what brought you here?",
+    "Really?",
+    "That is a long way from home. What do you miss the most about it?",
+    "Thank you so much for talking with us. Have a wonderful day.",
+)
+
+
+def interview(folder: Path) -> tuple[Path, list[Turn]]:
+    """Nine turns: a man's neural voice (Piper 'joe', 'host') and a real woman's recorded voice
+    (Sheila, 'guest'), with pauses of 0.7-0.9 s and one quick exchange (0.15 s, 0.2 s gaps)."""
+    call = conversation()
+    sheila = call.said_by("Sheila")
+    joe = [piper_line(text, folder / f"joe{i}.wav") for i, text in enumerate(JOE_LINES)]
+
+    def guest(u: Utterance, gap_s: float = 0.8, end: float | None = None) -> Part:
+        return Part("guest", call.wav, u.start, end or u.end, gap_s)
+
+    parts = [
+        Part("host", joe[0]),
+        guest(sheila[2]),  # "And I'm Sheila in Texas, originally from Chicago."
+        Part("host", joe[1], gap_s=0.7),
+        guest(sheila[3], 0.9),  # "Well, there isn't that much difference."
+        Part("host", joe[2], gap_s=0.15),  # "Really?"
+        guest(sheila[1], 0.2),  # "Neither did I."
+        Part("host", joe[3]),
+        guest(sheila[4], end=27.8),  # "At least you know, they all call me a Yankee..."
+        Part("host", joe[4]),
+    ]
+    video = folder / "interview.mp4"
+    return video, compose(parts, video)
+
+
+def one_voice(folder: Path) -> tuple[Path, list[Turn]]:
+    """Sheila's five utterances with pauses: one real voice, 11 s of speech."""
+    call = conversation()
+    parts = [
+        Part("Sheila", call.wav, u.start, min(u.end, 27.8), 0.8) for u in call.said_by("Sheila")
+    ]
+    video = folder / "one-voice.mp4"
+    return video, compose(parts, video)
+
+
+def two_women(folder: Path) -> tuple[Path, list[Turn]]:
+    """Diane and Sheila, two real women of similar pitch on a telephone line, alternating."""
+    call = conversation()
+    diane, sheila = call.said_by("Diane"), call.said_by("Sheila")
+
+    def say(u: Utterance, gap_s: float = 0.8) -> Part:
+        return Part(u.speaker, call.wav, u.start, min(u.end, 27.8), gap_s)
+
+    parts = [
+        say(diane[3]),
+        say(sheila[2]),
+        say(diane[4]),
+        say(sheila[3]),
+        say(diane[0], 0.15),
+        say(sheila[1], 0.2),
+        say(diane[6]),
+        say(sheila[4]),
+    ]
+    video = folder / "two-women.mp4"
+    return video, compose(parts, video)

@@ -268,7 +268,8 @@ def _agglomerate(
         n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
     ).fit_predict(embeddings)
     count = int(found.max()) + 1
-    wanted = min(max(count, min_speakers or 1), max_speakers or count, len(embeddings))
+    wanted = max(count, min_speakers or 1)
+    wanted = min(wanted, max_speakers or wanted, len(embeddings))
     if wanted == count:
         return found
     return AgglomerativeClustering(
