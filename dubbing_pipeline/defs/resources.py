@@ -84,6 +84,7 @@ def diarizer_engine() -> ResemblyzerDiarizer | PyannoteDiarizer | NoDiarizer:
     engine = os.environ.get("DUBBING_DIARIZATION", "resemblyzer")
     device = os.environ.get("DUBBING_DIARIZATION_DEVICE", "auto")
     if engine == "resemblyzer":
+        require_extra("Resemblyzer diarization", "speakers", "resemblyzer", "torch", "sklearn")
         threshold = os.environ.get("DUBBING_DIARIZATION_THRESHOLD")
         return ResemblyzerDiarizer(
             device=device,  # type: ignore[arg-type]
