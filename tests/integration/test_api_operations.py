@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations.projects import create_project
-from tests.daemon import wait_until
-from tests.stack import Stack, token
+from tests.support.daemon import wait_until
+from tests.support.stack import Stack, token
 
 pytestmark = pytest.mark.integration
 

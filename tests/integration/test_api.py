@@ -15,8 +15,8 @@ from websockets.sync.client import connect
 
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher, JobEvent
-from tests.daemon import wait_until
-from tests.stack import MAX_UPLOAD, REDIS_URL, Stack, token
+from tests.support.daemon import wait_until
+from tests.support.stack import MAX_UPLOAD, REDIS_URL, Stack, token
 
 pytestmark = pytest.mark.integration
 

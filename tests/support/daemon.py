@@ -16,8 +16,8 @@ from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations.manager import JobManager
-from tests.stack import BIN, REDIS_URL, ROOT, process, wait_until
-from tests.storage import prepare_home
+from tests.support.stack import BIN, REDIS_URL, ROOT, process, wait_until
+from tests.support.storage import prepare_home
 
 DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 

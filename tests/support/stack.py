@@ -20,9 +20,9 @@ from typing import TypeVar
 import httpx
 import redis
 
-from tests.storage import prepare_home
+from tests.support.storage import prepare_home
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
 # The tests' Redis server (``DUBBING_TEST_REDIS``: another server lets two checkouts test at
