@@ -42,8 +42,7 @@ from dubbing_pipeline.domain.projects import PARTITIONS, Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag, job_tags
 from dubbing_pipeline.operations import dead_letter
-from dubbing_pipeline.domain.tags import Tag
-from tests.stack import BIN, ROOT, free_port, process, wait_http
+from tests.support.stack import BIN, ROOT, free_port, process, wait_http
 
 ADMIN = "ops"
 USERS = tuple(f"user{i:02d}" for i in range(20))

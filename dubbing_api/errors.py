@@ -97,6 +97,9 @@ async def http_error(_: Request, exc: Exception) -> JSONResponse:
 async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "")
+        return error_response(400, "invalid_json", f"body: the body is not valid JSON: {reason}")
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     field = ".".join(loc) or "body"
     return error_response(400, "validation_error", f"{field}: {first.get('msg', 'invalid')}")

@@ -72,8 +72,8 @@ def source_uri(svc: Services, caller: Principal, value: str, field: str) -> str:
         raise ApiError(
             400,
             "validation_error",
-            f"{field}: no upload {value!r} of yours: upload the file with POST /api/uploads "
-            "and pass the key it answers",
+            f"{field}: not an upload of yours: upload the file with POST /api/uploads and pass "
+            "the key it answers",
         )
     return uri
 

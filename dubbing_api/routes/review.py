@@ -59,14 +59,15 @@ def get_review(project_id: ProjectId, stage: StageName, svc: Svc, caller: Caller
 def approve(
     project_id: ProjectId,
     stage: StageName,
-    body: ApproveRequest,
     request: Request,
     svc: Svc,
     caller: Caller,
     idempotency_key: IdempotencyKey = None,
+    body: ApproveRequest | None = None,
 ) -> JSONResponse:
     """Approve the segments, with text edits by segment id; the next stage starts."""
     project, reviewed = _target(svc, caller, project_id, stage)
+    body = body or ApproveRequest()
 
     def decide() -> ReviewOut:
         approvals.approve(

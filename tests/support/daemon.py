@@ -12,6 +12,7 @@ from pathlib import Path
 import redis
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
+from dubbing_pipeline.cli.runner import run_store
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -76,4 +77,4 @@ def _daemon(tmp_path: Path) -> Iterator[Daemon]:
     with process(args, log, os.environ.copy()), DagsterInstance.get() as instance:
         store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
         events = EventPublisher(redis_url=REDIS_URL)
-        yield Daemon(instance, store, events, JobManager(instance, store, events), log)
+        yield Daemon(instance, store, events, JobManager(run_store(instance), store, events), log)
