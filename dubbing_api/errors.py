@@ -4,6 +4,7 @@ and the statuses each operation declares in the OpenAPI document."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -88,10 +89,21 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, _scrub(request, exc.message))
 
 
-async def http_error(_: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), exc.headers)  # keeps Allow
+    code, headers = HTTP_CODES.get(exc.status_code, "error"), dict(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names the first matching route's methods only
+        headers["Allow"] = ", ".join(sorted(_allowed(request)))
+    return error_response(exc.status_code, code, str(exc.detail), headers)
+
+
+def _allowed(request: Request) -> set[str]:
+    """The methods the OpenAPI document declares for the requested path."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), request.url.path):
+            methods |= {method.upper() for method in operations}
+    return methods
 
 
 async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
