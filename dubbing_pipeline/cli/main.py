@@ -8,6 +8,7 @@ default), so every run also shows in the Dagster UI. Review gates stop the comma
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import time
@@ -19,14 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dubbing_pipeline.cli.runner import materialize_stage, stage_failure
+from dubbing_pipeline.cli.runner import materialize_stage, run_store, stage_failure
 from dubbing_pipeline.cli.sample import make_sample_video
 from dubbing_pipeline.defs.resources import default_resources
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.operations import reviews
-from dubbing_pipeline.operations.projects import create_project, load_project, pin_voices
+from dubbing_pipeline.operations import approvals, reviews
+from dubbing_pipeline.operations.projects import create_project, load_project
 
 console = Console()
 FIGURES = {
@@ -81,7 +82,7 @@ def _create(
         max_speakers=args.max_speakers,
         voices=dict(_pair(v, "--voice", "SPEAKER=VOICE") for v in args.voice),
     )
-    project = create_project(instance, resources["store"], project)
+    project, _ = create_project(resources["store"], run_store(instance), project)
     console.print(
         f"project [bold]{project.id}[/]: {project.source_language} -> "
         f"{project.target_language} ({project.tier})"
@@ -111,8 +112,7 @@ def _auto_approve(
     """Approve a stage's output unless it already has a current decision (demos only)."""
     store = resources["store"]
     if reviews.current_decision(store, project.id, stage) is None:
-        decision = reviews.approve(store, project.id, stage, reviewer="auto-approve (demo)")
-        reviews.record(instance, decision)
+        approvals.approve(store, run_store(instance), project.id, stage, reviewer="auto (demo)")
 
 
 def _approve(args: argparse.Namespace) -> int:
@@ -125,21 +125,17 @@ def _approve(args: argparse.Namespace) -> int:
     )
     stage = Stage.parse(args.stage)
     with DagsterInstance.get() as instance:
-        decision = reviews.approve(
+        runs = run_store(instance)  # a sensor-driven project's next stage starts at once
+        approvals.approve(
             resources["store"],
+            runs,
             args.project,
             stage,
             reviewer=args.user,
             edits=edits,
             speakers=speakers or None,
+            voices=dict(_pair(v, "--voice", "SPEAKER=VOICE") for v in args.voice),
         )
-        if args.voice:
-            pin_voices(
-                resources["store"],
-                args.project,
-                dict(_pair(v, "--voice", "S=V") for v in args.voice),
-            )
-        reviews.record(instance, decision)
     console.print(f"approved {stage.asset_name} of {args.project} ({len(edits)} edits)")
     return 0
 
@@ -239,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--from", dest="source", default="auto", help="source language")
         command.add_argument("--premium", action="store_true", help="also run lip-sync")
         command.add_argument("--project", help="project id (default: generated)")
-        command.add_argument("--user", default=os.environ.get("USER", "local"))
+        command.add_argument("--user", default=getpass.getuser())
         command.add_argument("--min-speakers", type=int, help="diarization finds at least N")
         command.add_argument("--max-speakers", type=int, help="diarization finds at most N")
         command.add_argument(
@@ -260,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--merge", action="append", default=[], metavar="SPEAKER=INTO")
     approve.add_argument("--move", action="append", default=[], metavar="ID=SPEAKER")
     approve.add_argument("--voice", action="append", default=[], metavar="SPEAKER=VOICE")
-    approve.add_argument("--user", default=os.environ.get("USER", "local"))
+    approve.add_argument("--user", default=getpass.getuser())
     approve.set_defaults(handler=_approve)
     sample = sub.add_parser("sample", help="make a ~20 s English sample video")
     sample.add_argument("out")

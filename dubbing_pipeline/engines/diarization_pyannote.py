@@ -10,7 +10,6 @@ models it names) in a folder, or fills the Hugging Face cache once with its toke
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +21,7 @@ from pydantic import Field
 from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 from dubbing_pipeline.domain.speakers import Diarization, Turn
 from dubbing_pipeline.engines.base import Progress
+from dubbing_pipeline.infra.settings import settings
 
 TOKEN_VARIABLE = "DUBBING_PYANNOTE_TOKEN"
 INSTALL_HINT = (
@@ -99,7 +99,7 @@ def load_pipeline(source: str, device: str = "auto") -> Any:
             raise JobProcessingError(INSTALL_HINT, JobErrorType.PERMANENT) from exc
         try:
             pipeline = Pipeline.from_pretrained(
-                str(folder) if local else source, token=os.environ.get(TOKEN_VARIABLE) or None
+                str(folder) if local else source, token=settings().pyannote_token
             )
         except Exception as exc:
             raise JobProcessingError(

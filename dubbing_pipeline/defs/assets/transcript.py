@@ -10,7 +10,7 @@ from dubbing_pipeline.domain import languages, speakers
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.engines.base import Diarizer, SpeechToText
+from dubbing_pipeline.engines.base import Diarizer, SpeechToText, Translator
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -26,10 +26,14 @@ def transcript(
     store: ArtifactStore,
     events: EventPublisher,
     stt: ResourceParam[SpeechToText],
+    mt: ResourceParam[Translator],
     diarizer: ResourceParam[Diarizer],
 ) -> MaterializeResult:
     with stage_run(context, Stage.STT, store, events) as run:
         project = run.project
+        target = languages.base(project.target_language)
+        if project.source_language != languages.AUTO:  # refused here, not after a review
+            _check_pair(mt, languages.base(project.source_language), target)
         with store.reading(project.video_uri) as video:
             info = media.validate_source_video(video)
             language = None
@@ -39,6 +43,7 @@ def transcript(
                 result = stt.transcribe(video, language, lambda f: run.progress(0.9 * f))
             if not result.segments:
                 raise validation_error("no speech was found in the source audio")
+            _check_pair(mt, result.language, target)
             started = time.perf_counter()
             with run.engine():
                 found = diarizer.diarize(
@@ -72,3 +77,11 @@ def transcript(
                 review="awaiting review",
             ),
         )
+
+
+def _check_pair(mt: Translator, source: str, target: str) -> None:
+    """A video in a language the dub cannot come from fails here (VALIDATION, not retried), so
+    nobody reviews a transcript that cannot be translated."""
+    if source == target:
+        raise validation_error(f"the video is in {source} already, the target language")
+    mt.check_pair(source, target)
