@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pyannote.core import Annotation
 from pyannote.core import Segment as PyannoteSegment
+from pydantic import ValidationError
 
 from dubbing_pipeline.defs.resources import MissingExtraError, diarizer_engine
 from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
@@ -25,6 +26,7 @@ from dubbing_pipeline.domain.voices import PaletteVoice, assign_voices
 from dubbing_pipeline.engines.diarization import NoDiarizer, Piece, cluster
 from dubbing_pipeline.engines.diarization_pyannote import load_pipeline, turns_from_annotation
 from dubbing_pipeline.engines.tts import ESPEAK_VARIANTS
+from dubbing_pipeline.infra.settings import settings
 
 
 def w(start: float, end: float, text: str, probability: float = 0.9) -> Word:
@@ -220,12 +222,14 @@ def test_pyannote_without_its_pipeline_or_its_extra_says_what_is_missing(tmp_pat
 
 
 def test_the_diarizer_is_chosen_by_environment(monkeypatch: pytest.MonkeyPatch):
-    assert diarizer_engine().name == "resemblyzer"
+    assert diarizer_engine(settings()).name == "resemblyzer"
+    monkeypatch.setenv("DUBBING_DIARIZATION_THRESHOLD", "0.5")
+    assert diarizer_engine(settings()).threshold == 0.5
     monkeypatch.setenv("DUBBING_DIARIZATION", "none")
-    assert diarizer_engine().name == "none"
+    assert diarizer_engine(settings()).name == "none"
     monkeypatch.setenv("DUBBING_DIARIZATION", "pyannote")
     with pytest.raises(MissingExtraError, match="dubbing\\[pyannote\\]"):
-        diarizer_engine()
+        diarizer_engine(settings())
     monkeypatch.setenv("DUBBING_DIARIZATION", "who-knows")
-    with pytest.raises(ValueError, match="choose one of"):
-        diarizer_engine()
+    with pytest.raises(ValidationError, match="resemblyzer"):
+        settings()
