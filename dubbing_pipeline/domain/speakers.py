@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby, pairwise
@@ -98,15 +99,20 @@ def attribute(segments: Sequence[Segment], diarization: Diarization) -> Attribut
     if not turns:
         named = [s.model_copy(update={"speaker": "S1"}) for s in segments]
         return Attribution(_renumbered(named), ["S1"] if named else [], overlap_s, overlaps, 0)
+    starts = [t.start for t in turns]
     labelled: list[Segment] = []
     in_overlap = 0
     for segment in segments:
         if segment.words:
-            words = [w.model_copy(update={"speaker": _speaker_of(w, turns)}) for w in segment.words]
+            words = [
+                w.model_copy(update={"speaker": _speaker_of(w, turns, starts)})
+                for w in segment.words
+            ]
             in_overlap += sum(any(_overlap(w, a, b) > 0 for a, b in contested) for w in words)
             labelled.append(segment.model_copy(update={"words": words}))
         else:
-            labelled.append(segment.model_copy(update={"speaker": _speaker_of(segment, turns)}))
+            speaker = _speaker_of(segment, turns, starts)
+            labelled.append(segment.model_copy(update={"speaker": speaker}))
     split = split_at_speaker_changes(labelled)
     names = _first_appearance(split)
     renamed = [_renamed(s, names) for s in split]
@@ -227,13 +233,19 @@ def _relabelled(segment: Segment, speaker: str) -> Segment:
     return segment.model_copy(update={"speaker": speaker, "words": words or segment.words})
 
 
-def _speaker_of(span: Word | Segment, turns: Sequence[Turn]) -> str:
-    """The turn ``span`` overlaps most; with no overlap (speech the diarizer missed) the nearest."""
-    best = max(turns, key=lambda t: _overlap(span, t.start, t.end))
+def _speaker_of(span: Word | Segment, turns: Sequence[Turn], starts: Sequence[float]) -> str:
+    """The turn ``span`` overlaps most; with no overlap (speech the diarizer missed) the nearest.
+    ``turns`` never overlap and are in time order, so only the turns around ``span`` count."""
+    last = bisect_left(starts, span.end)  # the turns starting before it ends
+    first = last
+    while first > 0 and turns[first - 1].end > span.start:
+        first -= 1
+    near = turns[max(0, first - 1) : last + 1]
+    best = max(near, key=lambda t: _overlap(span, t.start, t.end))
     if _overlap(span, best.start, best.end) > 0:
         return best.speaker
     middle = (span.start + span.end) / 2
-    return min(turns, key=lambda t: max(t.start - middle, middle - t.end, 0.0)).speaker
+    return min(near, key=lambda t: max(t.start - middle, middle - t.end, 0.0)).speaker
 
 
 def _overlap(span: Word | Segment, start: float, end: float) -> float:
