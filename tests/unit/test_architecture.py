@@ -39,7 +39,7 @@ def test_no_module_imports_itself_through_others() -> None:
         path.append(module)
         for target in edges[module]:
             if state[target] == 1:
-                cycles.append(path[path.index(target) :] + [target])
+                cycles.append([*path[path.index(target) :], target])
             elif state[target] == 0:
                 visit(target)
         path.pop()
