@@ -5,7 +5,7 @@ number, unknown fields are refused)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -152,17 +152,26 @@ class ReviewOut(Body):
     reason: str | None
 
 
-SegmentId = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+SEGMENT_ID = r"^[0-9]{1,9}$"
+SegmentId = Annotated[StrictStr, StringConstraints(pattern=SEGMENT_ID)]
 EditText = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=MAX_EDIT_CHARS, pattern=r"\S")
 ]
+
+
+def _edits_schema(schema: dict[str, Any]) -> None:
+    """Segment ids as ``propertyNames`` and the text rule as ``additionalProperties``: what
+    pydantic writes (``patternProperties``) most client generators do not read."""
+    (text,) = schema.pop("patternProperties").values()
+    schema["propertyNames"] = {"pattern": SEGMENT_ID}
+    schema["additionalProperties"] = text
 
 
 class ApproveRequest(Request):
     edits: dict[SegmentId, EditText] = Field(
         default_factory=dict,
         description=f"New text by segment id (at most {MAX_EDIT_CHARS} characters each).",
-        json_schema_extra={"additionalProperties": False},
+        json_schema_extra=_edits_schema,
     )
 
     def parsed_edits(self) -> dict[int, str]:
