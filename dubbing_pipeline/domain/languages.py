@@ -5,6 +5,8 @@ from __future__ import annotations
 import langcodes
 
 AUTO = "auto"
+# Languages written without spaces between words: their pieces and words join with "".
+NO_SPACES = frozenset({"ja", "km", "lo", "my", "th", "zh"})
 
 
 def is_valid(code: str) -> bool:
