@@ -36,7 +36,7 @@ from bench.media import long_video
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra import media
-from tests.stack import CELERY_ENV, celery_workers, running_stack
+from tests.support.stack import CELERY_ENV, celery_workers, running_stack
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 POLL_S = 0.05

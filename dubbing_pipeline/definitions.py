@@ -1,19 +1,28 @@
 """Everything Dagster loads: the five stage assets, one job per stage, the sensors that move a
 project along, the clean-up job and its schedule, and the deployment's resources."""
 
-from dagster import Definitions
+from dagster import Definitions, JobDefinition
 
 from dubbing_pipeline.defs.assets import STAGE_ASSETS
+from dubbing_pipeline.defs.handoff import hand_off_hook
 from dubbing_pipeline.defs.ingestion import ingestion_sensor
-from dubbing_pipeline.defs.jobs import STAGE_JOBS
+from dubbing_pipeline.defs.jobs import stage_jobs
 from dubbing_pipeline.defs.maintenance import clean_runs_job, clean_runs_schedule
 from dubbing_pipeline.defs.resources import default_resources
-from dubbing_pipeline.defs.sensors import SENSORS
+from dubbing_pipeline.defs.sensors import stage_sensors
+
+
+def resolve_job(name: str) -> JobDefinition:
+    """A job of this code location: what a finishing run's hand-off launches."""
+    return defs.resolve_job_def(name)
+
+
+STAGE_JOBS = stage_jobs(hand_off_hook(resolve_job))
 
 defs = Definitions(
     assets=STAGE_ASSETS,
     jobs=[*STAGE_JOBS.values(), clean_runs_job],
     schedules=[clean_runs_schedule],
-    sensors=[*SENSORS, ingestion_sensor],
+    sensors=[*stage_sensors(STAGE_JOBS), ingestion_sensor],
     resources=default_resources(),
 )

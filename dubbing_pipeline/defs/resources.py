@@ -8,7 +8,6 @@ whose optional extra is not installed is refused here, when the definitions load
 
 from __future__ import annotations
 
-import os
 from importlib.util import find_spec
 from typing import Any
 
@@ -20,10 +19,8 @@ from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts import EspeakTTS, PiperTTS
 from dubbing_pipeline.engines.tts_coqui import CoquiTTS
 from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.settings import PipelineSettings, settings
 from dubbing_pipeline.infra.storage import ArtifactStore
-
-MT_ENGINES = ("apertium", "transformers")
-TTS_ENGINES = ("espeak", "piper", "coqui")
 
 
 class MissingExtraError(ValueError):
@@ -47,71 +44,49 @@ def _absent(module: str) -> bool:
         return True
 
 
-def artifacts_url() -> str:
-    return os.environ.get("DUBBING_ARTIFACTS", "artifacts")
-
-
-def default_resources() -> dict[str, Any]:
-    """``DUBBING_ARTIFACTS`` (folder or fsspec URL), ``DUBBING_STT_MODEL`` (base, tiny.en, a
-    folder), ``DUBBING_STT_DEVICE`` (auto, cpu, cuda), ``DUBBING_REDIS_URL`` (the event stream;
-    unset: no events); MT, TTS and lip-sync as in :func:`mt_engine`, :func:`tts_engine` and
-    :func:`lipsync_engine`."""
+def default_resources(config: PipelineSettings | None = None) -> dict[str, Any]:
+    """The engines, store and event stream the environment names (``infra.settings``)."""
+    config = config or settings()
     return {
-        "store": ArtifactStore(base_url=artifacts_url()),
-        "stt": FasterWhisperSTT(
-            model=os.environ.get("DUBBING_STT_MODEL", "base"),
-            device=os.environ.get("DUBBING_STT_DEVICE", "auto"),  # type: ignore[arg-type]
-        ),
-        "mt": mt_engine(),
-        "tts": tts_engine(),
+        "store": ArtifactStore(base_url=config.artifacts),
+        "stt": FasterWhisperSTT(model=config.stt_model, device=config.stt_device),
+        "mt": mt_engine(config),
+        "tts": tts_engine(config),
         "muxer": FfmpegMuxer(),
         "lipsync": lipsync_engine(),
-        "events": EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None),
+        "events": EventPublisher(redis_url=config.redis_url),
     }
 
 
-def mt_engine() -> ApertiumMT | TransformersMT:
-    """``DUBBING_MT``: apertium (default) or transformers, which reads ``DUBBING_MT_MODEL`` (hub id
-    or folder of a MarianMT / NLLB / M2M100 model), ``DUBBING_MT_DEVICE`` (auto, cpu, cuda) and
-    ``DUBBING_MT_CTRANSLATE2`` (a CTranslate2 conversion of that model, to run it instead)."""
-    mt = os.environ.get("DUBBING_MT", "apertium")
-    if mt == "apertium":
+def mt_engine(config: PipelineSettings) -> ApertiumMT | TransformersMT:
+    """Apertium (the default) or transformers: a MarianMT / NLLB / M2M100 model (hub id or
+    folder), or a CTranslate2 conversion of it."""
+    if config.mt == "apertium":
         return ApertiumMT()
-    if mt == "transformers":
-        ctranslate2 = os.environ.get("DUBBING_MT_CTRANSLATE2", "")
-        if ctranslate2:
-            require_extra("transformers MT (CTranslate2)", "translate", "transformers")
-        else:
-            require_extra("transformers MT", "translate", "torch", "transformers", "sentencepiece")
-        model = os.environ.get("DUBBING_MT_MODEL")
-        return TransformersMT(
-            **({"model": model} if model else {}),
-            device=os.environ.get("DUBBING_MT_DEVICE", "auto"),  # type: ignore[arg-type]
-            ctranslate2_model=ctranslate2,
-        )
-    raise ValueError(f"DUBBING_MT={mt!r}: choose one of {list(MT_ENGINES)}")
+    if config.mt_ctranslate2:
+        require_extra("transformers MT (CTranslate2)", "translate", "transformers")
+    else:
+        require_extra("transformers MT", "translate", "torch", "transformers", "sentencepiece")
+    return TransformersMT(
+        **({"model": config.mt_model} if config.mt_model else {}),
+        device=config.mt_device,
+        ctranslate2_model=config.mt_ctranslate2,
+    )
 
 
-def tts_engine() -> EspeakTTS | PiperTTS | CoquiTTS:
-    """``DUBBING_TTS``: espeak (default), piper, or coqui, which reads ``DUBBING_TTS_MODEL`` (a
-    local Coqui model folder, required), ``DUBBING_TTS_DEVICE`` and ``DUBBING_TTS_LANGUAGE``."""
-    tts = os.environ.get("DUBBING_TTS", "espeak")
-    if tts == "espeak":
+def tts_engine(config: PipelineSettings) -> EspeakTTS | PiperTTS | CoquiTTS:
+    """espeak-ng (the default), Piper, or Coqui from a local model folder."""
+    if config.tts == "espeak":
         return EspeakTTS()
-    if tts == "piper":
+    if config.tts == "piper":
         require_extra("Piper TTS", "piper", "piper")
         return PiperTTS()
-    if tts == "coqui":
-        require_extra("Coqui TTS", "coqui", "TTS", "torch", "torchaudio")
-        model = os.environ.get("DUBBING_TTS_MODEL")
-        if not model:
-            raise ValueError("DUBBING_TTS=coqui needs DUBBING_TTS_MODEL: a local model folder")
-        return CoquiTTS(
-            model_path=model,
-            device=os.environ.get("DUBBING_TTS_DEVICE", "auto"),  # type: ignore[arg-type]
-            language=os.environ.get("DUBBING_TTS_LANGUAGE") or None,
-        )
-    raise ValueError(f"DUBBING_TTS={tts!r}: choose one of {list(TTS_ENGINES)}")
+    require_extra("Coqui TTS", "coqui", "TTS", "torch", "torchaudio")
+    if not config.tts_model:
+        raise ValueError("DUBBING_TTS=coqui needs DUBBING_TTS_MODEL: a local model folder")
+    return CoquiTTS(
+        model_path=config.tts_model, device=config.tts_device, language=config.tts_language
+    )
 
 
 def lipsync_engine() -> PipesLipSync:

@@ -20,9 +20,9 @@ from typing import TypeVar
 import httpx
 import redis
 
-from tests.storage import prepare_home
+from tests.support.storage import prepare_home
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
 # The tests' Redis server (``DUBBING_TEST_REDIS``: another server lets two checkouts test at
@@ -113,6 +113,20 @@ class Stack:
         log = self.root / f"webserver-{time.monotonic_ns()}.log"
         self._webserver.enter_context(process(args, log, self.env))
         wait_http(f"http://127.0.0.1:{self.graphql_port}/server_info")
+        wait_until(self._code_loaded, 180, "the webserver to load the code location")
+
+    def _code_loaded(self) -> bool:
+        """The webserver answers before it has loaded the code location; a launch then waits
+        for the load (seconds on a busy machine) and may outlast the API's GraphQL timeout."""
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
+        try:
+            answer = httpx.post(
+                f"http://127.0.0.1:{self.graphql_port}/graphql", json={"query": query}, timeout=10
+            ).json()
+        except (httpx.TransportError, ValueError):
+            return False
+        entries = (answer.get("data") or {}).get("workspaceOrError", {}).get("locationEntries", [])
+        return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
 
     def stop_webserver(self) -> None:
         self._webserver.close()
@@ -160,7 +174,7 @@ def running_stack(root: Path, profile: str = "postgres", **overrides: str) -> It
             "DUBBING_REDIS_URL": REDIS_URL,
             "DUBBING_API_TOKENS": str(root / "tokens.json"),
             "DAGSTER_GRAPHQL_URL": f"http://127.0.0.1:{port}/graphql",
-            "DUBBING_GRAPHQL_TIMEOUT_S": "3",
+            "DUBBING_GRAPHQL_TIMEOUT_S": "10",  # a busy 2-core machine
             "DUBBING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         }
         | overrides

@@ -15,8 +15,8 @@ from websockets.sync.client import connect
 
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher, JobEvent
-from tests.daemon import wait_until
-from tests.stack import MAX_UPLOAD, REDIS_URL, Stack, token
+from tests.support.daemon import wait_until
+from tests.support.stack import MAX_UPLOAD, REDIS_URL, Stack, token
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +174,7 @@ def test_bad_input_is_a_clear_4xx(stack: Stack) -> None:
         (
             alice.post("/api/projects", json={"videoUrl": "nope.mp4", "targetLanguage": "es"}),
             400,
-            "no upload 'nope.mp4' of yours",
+            "not an upload of yours",
         ),
         (
             alice.post(
@@ -364,7 +364,7 @@ def test_a_caller_names_only_files_of_their_own(stack: Stack, sample_video: Path
     def refused(video_url: str) -> str:
         answer = bob.post("/api/projects", json={"videoUrl": video_url, "targetLanguage": "es"})
         assert answer.status_code == 400, answer.text
-        return answer.json()["error"]["message"].replace(repr(video_url), "KEY")
+        return answer.json()["error"]["message"]
 
     others = [
         key,  # alice's upload

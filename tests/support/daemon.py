@@ -12,12 +12,13 @@ from pathlib import Path
 import redis
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
+from dubbing_pipeline.cli.runner import run_store
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations.manager import JobManager
-from tests.stack import BIN, REDIS_URL, ROOT, process, wait_until
-from tests.storage import prepare_home
+from tests.support.stack import BIN, REDIS_URL, ROOT, process, wait_until
+from tests.support.storage import prepare_home
 
 DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
@@ -76,4 +77,4 @@ def _daemon(tmp_path: Path) -> Iterator[Daemon]:
     with process(args, log, os.environ.copy()), DagsterInstance.get() as instance:
         store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
         events = EventPublisher(redis_url=REDIS_URL)
-        yield Daemon(instance, store, events, JobManager(instance, store, events), log)
+        yield Daemon(instance, store, events, JobManager(run_store(instance), store, events), log)

@@ -14,9 +14,9 @@ from dagster import AssetKey, DagsterEventType, EventRecordsFilter
 from dubbing_pipeline.defs.placement import CELERY_QUEUE_TAG, celery_queue
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra import media
-from tests.daemon import REDIS_URL, Daemon, running_daemon
-from tests.stack import CELERY_ENV, Worker, celery_workers
-from tests.storage import on_postgres
+from tests.support.daemon import REDIS_URL, Daemon, running_daemon
+from tests.support.stack import CELERY_ENV, Worker, celery_workers
+from tests.support.storage import on_postgres
 
 pytestmark = [
     pytest.mark.integration,

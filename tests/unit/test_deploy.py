@@ -12,7 +12,7 @@ from dagster import QueuedRunCoordinator
 
 from dubbing_pipeline.defs.placement import GPU_TAG
 
-VALUES = yaml.safe_load((Path(__file__).parents[1] / "deploy/helm/values.yaml").read_text())
+VALUES = yaml.safe_load((Path(__file__).parents[2] / "deploy/helm/values.yaml").read_text())
 
 
 def test_webserver_daemon_and_code_location_run_one_image() -> None:

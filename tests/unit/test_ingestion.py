@@ -17,8 +17,8 @@ from moto.server import ThreadedMotoServer
 from dubbing_pipeline.defs.ingestion import incoming_url, ingest, project_id_for, rejections
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations.projects import load_project
-from tests.daemon import running_daemon, wait_until
-from tests.stack import free_port
+from tests.support.daemon import running_daemon, wait_until
+from tests.support.stack import free_port
 
 
 class Log:

@@ -25,7 +25,7 @@ from dubbing_pipeline.engines.tts_coqui import CoquiTTS
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.voice_clips import cut_reference, load_reference
 from dubbing_pipeline.operations import reviews
-from tests.helpers import metadata
+from tests.support.helpers import metadata
 
 HAVE_COQUI = importlib.util.find_spec("TTS") is not None
 LETTERS = "abcdefghijklmnopqrstuvwxyzáéíóúñü"

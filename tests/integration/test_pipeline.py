@@ -14,7 +14,7 @@ from dubbing_pipeline.domain.segments import Segment, SegmentDoc
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
 from dubbing_pipeline.infra import media
-from tests.helpers import metadata, stream_md5
+from tests.support.helpers import metadata, stream_md5
 
 pytestmark = pytest.mark.integration
 

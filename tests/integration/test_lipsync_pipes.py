@@ -19,7 +19,7 @@ from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.lipsync import PipesLipSync
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.storage import ArtifactStore
-from tests.helpers import metadata
+from tests.support.helpers import metadata
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from unittest import mock
 
 from dagster import DagsterInstance
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PG = {"username": "postgres", "password": "", "hostname": "127.0.0.1", "port": 5432}
 
 

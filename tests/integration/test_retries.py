@@ -12,7 +12,7 @@ from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
-from tests.helpers import metadata
+from tests.support.helpers import metadata
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.infra.storage import ArtifactStore
+from dubbing_pipeline.operations.instance_store import InstanceRunStore
 from dubbing_pipeline.operations.projects import create_project
-from tests.daemon import wait_until
-from tests.stack import Stack, token
+from tests.support.daemon import wait_until
+from tests.support.stack import Stack, token
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +61,8 @@ def test_a_backfill_runs_the_stage_once_per_project(
     with DagsterInstance.from_config(str(home)) as instance:
         projects = [
             create_project(
-                instance,
                 store,
+                InstanceRunStore(instance),
                 Project(
                     video_uri=str(sample_video),
                     user_id="alice",
@@ -69,7 +70,7 @@ def test_a_backfill_runs_the_stage_once_per_project(
                     target_language="es",
                     driven_by="caller",
                 ),
-            )
+            )[0]
             for _ in range(5)
         ]
     ids = [p.id for p in projects]

@@ -29,8 +29,9 @@ from dubbing_pipeline.engines.stt import (
 )
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations.instance_store import InstanceRunStore
 from dubbing_pipeline.operations.projects import create_project
-from tests.helpers import metadata
+from tests.support.helpers import metadata
 
 SPANISH = ("Hola, buenos días a todos.", "Hoy el cielo está azul y los niños juegan en el parque.")
 ROUNDING_S = 0.005
@@ -110,7 +111,7 @@ def test_transcript_asset_records_how_the_language_and_words_came(
     run_stage: Callable[..., ExecuteInProcessResult],
 ) -> None:
     project = Project(video_uri=str(spanish_video), source_language="auto", target_language="en")
-    create_project(instance, store, project)
+    create_project(store, InstanceRunStore(instance), project)
     meta = metadata(run_stage(project, Stage.STT), Stage.STT)
     assert meta["language"] == "es" and meta["language_detected"] is True
     assert 0.5 < meta["language_probability"] <= 1.0

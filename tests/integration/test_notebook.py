@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 
 from dubbing_pipeline.infra import media
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "dub_a_video.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "dub_a_video.ipynb"
 
 
 @pytest.mark.integration

@@ -19,7 +19,7 @@ from dubbing_pipeline.domain.errors import JobProcessingError
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
 from dubbing_pipeline.operations import reviews
-from tests.daemon import REDIS_URL, Daemon, running_daemon, wait_until
+from tests.support.daemon import REDIS_URL, Daemon, running_daemon, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -30,9 +30,10 @@ from dubbing_pipeline.engines.mt_transformers import (
     nllb_code,
     split_text,
 )
+from dubbing_pipeline.infra.settings import settings
 from dubbing_pipeline.operations import reviews
-from tests.helpers import metadata
-from tests.tiny_models import CORPUS, build_marian, build_nllb
+from tests.support.helpers import metadata
+from tests.support.tiny_models import CORPUS, build_marian, build_nllb
 
 SHORT = CORPUS[::2]  # six English sentences
 LONG = " ".join(CORPUS)  # ~250 tokens: several times the tiny models' 32 positions
@@ -224,16 +225,16 @@ def test_ctranslate2_backend_runs_the_converted_model(
 
 
 def test_engines_are_chosen_by_environment(marian: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert type(mt_engine()).__name__ == "ApertiumMT"
+    assert type(mt_engine(settings())).__name__ == "ApertiumMT"
     monkeypatch.setenv("DUBBING_MT", "transformers")
     monkeypatch.setenv("DUBBING_MT_MODEL", marian)
     monkeypatch.setenv("DUBBING_MT_DEVICE", "cpu")
-    engine = mt_engine()
+    engine = mt_engine(settings())
     assert isinstance(engine, TransformersMT)
     assert (engine.model, engine.placement()) == (marian, ("cpu", "float32"))
     monkeypatch.setenv("DUBBING_MT", "google")
-    with pytest.raises(ValueError, match=r"DUBBING_MT='google'.*apertium.*transformers"):
-        mt_engine()
+    with pytest.raises(ValueError, match=r"mt\s+Input should be 'apertium' or 'transformers'"):
+        mt_engine(settings())
 
 
 @pytest.fixture
