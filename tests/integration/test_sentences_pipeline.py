@@ -29,7 +29,7 @@ from dubbing_pipeline.domain.sentences import CLAUSE_ENDS, SENTENCE_ENDS
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.operations import reviews
-from tests.helpers import metadata
+from tests.support.helpers import metadata
 
 pytestmark = pytest.mark.integration
 
