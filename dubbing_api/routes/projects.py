@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
+import fsspec
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from pydantic import ValidationError
@@ -57,7 +58,7 @@ def source_uri(svc: Services, caller: Principal, value: str, field: str) -> str:
     allowed = svc.settings.api_source_urls
     if "://" in value:
         if allowed and value.startswith(allowed):
-            return value
+            return _readable(value, field)
         raise ApiError(
             400,
             "validation_error",
@@ -78,6 +79,25 @@ def source_uri(svc: Services, caller: Principal, value: str, field: str) -> str:
     return uri
 
 
+def _readable(url: str, field: str) -> str:
+    """An object-storage URL is read here, with this service's credentials, before a project
+    depends on it: a missing object, a folder, missing credentials or a filesystem that is not
+    installed are a 400 now, not three retries of STT later."""
+    try:
+        fs, path = fsspec.url_to_fs(url)
+        info = fs.info(path)
+    except ImportError as exc:
+        raise ApiError(400, "validation_error", f"{field}: cannot read this scheme: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise ApiError(400, "validation_error", f"{field}: no object at {url}") from exc
+    except Exception as exc:  # credentials, permissions, an unreachable endpoint
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        raise ApiError(400, "validation_error", f"{field}: cannot read {url} ({reason})") from exc
+    if info.get("type") != "file":
+        raise ApiError(400, "validation_error", f"{field}: {url} is a folder, not a file")
+    return url
+
+
 def _project(caller: Principal, **fields: Any) -> Project:
     try:
         return Project(user_id=caller.user_id, stt_launched_by="creator", **fields)
@@ -86,6 +106,13 @@ def _project(caller: Principal, **fields: Any) -> Project:
         names = {"source_language": "sourceLanguage", "target_language": "targetLanguage"}
         field = names.get(str(error["loc"][0]), str(error["loc"][0]))
         raise ApiError(400, "validation_error", f"{field}: {error['msg']}") from exc
+
+
+def _check_languages(svc: Services, source: str, target: str) -> None:
+    """Refuse at the door what the engines cannot dub (not after a person's review)."""
+    known = svc.cache.get("capabilities", lambda: projects.capabilities(svc.runs))
+    if problem := known.problem(source, target):
+        raise ApiError(400, "validation_error", problem)
 
 
 def _start(svc: Services, project: Project) -> ProjectCreated:
@@ -180,6 +207,7 @@ def create_project(
             target_language=body.target_language,
             premium=body.premium,
         )
+        _check_languages(svc, project.source_language, project.target_language)
         return _start(svc, project)
 
     request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
@@ -217,6 +245,7 @@ async def upload_project(
         target_language=target_language,
         premium=premium,
     )
+    await run_in_threadpool(_check_languages, svc, source_language, target_language)
     uri = _upload_uri(svc, caller, filename)
     await _receive(request, svc, uri)
     started = project.model_copy(update={"video_uri": uri})

@@ -8,9 +8,11 @@ whose optional extra is not installed is refused here, when the definitions load
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.util import find_spec
 from typing import Any
 
+from dubbing_pipeline.domain.languages import Capabilities
 from dubbing_pipeline.engines.lipsync import PipesLipSync, lipsync_from_env
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.mt_transformers import TransformersMT
@@ -96,3 +98,19 @@ def lipsync_engine() -> PipesLipSync:
     if engine.launcher == "k8s":
         require_extra("Lip-sync on Kubernetes (PipesK8sClient)", "k8s", "dagster_k8s")
     return engine
+
+
+def engine_capabilities(resources: dict[str, Any]) -> Capabilities:
+    """What the engines say they can do; what one cannot say (or fails to) is unknown."""
+
+    def ask(question: Callable[[], Any]) -> Any:
+        try:
+            return question()
+        except Exception:  # a tool missing here: the engine will say so when it runs
+            return None
+
+    return Capabilities(
+        transcribes=ask(resources["stt"].languages),
+        translates=ask(resources["mt"].pairs),
+        speaks=ask(resources["tts"].languages),
+    )

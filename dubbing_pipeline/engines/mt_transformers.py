@@ -68,6 +68,9 @@ class TransformersMT(ConfigurableResource):
     num_beams: int = Field(default=4, ge=1)
     ctranslate2_model: str = Field(default="", description="a converted folder: use CTranslate2")
 
+    def pairs(self) -> None:
+        return None  # a model may serve many pairs; check_pair decides per project
+
     def check_pair(self, source: str, target: str) -> None:
         self.language_tokens(source, target)
 

@@ -67,6 +67,10 @@ class FasterWhisperSTT(ConfigurableResource):
         "back for the stages after STT.",
     )
 
+    def languages(self) -> list[str] | None:
+        """English-only models ('tiny.en') know English; multilingual ones any Whisper language."""
+        return ["en"] if self.model.endswith(".en") else None
+
     def transcribe(self, media: Path, language: str | None, progress: Progress) -> Transcription:
         """Decode and transcribe the audio a window at a time (``window_s``), so memory stays flat
         however long the video: an hour decoded at once, with its features, took ~4 GB."""

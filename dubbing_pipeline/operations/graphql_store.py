@@ -4,6 +4,7 @@ Dagster. Every call has a timeout; an unreachable, failing or slow webserver is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -188,6 +189,22 @@ class GraphQLRunStore:
         if found["__typename"] != "Asset":
             return []
         return [o["description"] or "" for o in found["assetObservations"]]
+
+    def asset_metadata(self, asset: str) -> dict[str, Any]:
+        data = self.query(
+            """query($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) {
+                metadataEntries { label __typename ... on JsonMetadataEntry { jsonString }
+                  ... on TextMetadataEntry { text } } } }""",
+            keys=[{"path": [asset]}],
+        )
+        found: dict[str, Any] = {}
+        for node in data["assetNodes"]:
+            for entry in node["metadataEntries"]:
+                if entry["__typename"] == "JsonMetadataEntry":
+                    found[entry["label"]] = json.loads(entry["jsonString"])
+                elif entry["__typename"] == "TextMetadataEntry":
+                    found[entry["label"]] = entry["text"]
+        return found
 
     def set_pool_limit(self, pool: str, limit: int) -> None:
         self.query(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dagster import (
     AssetKey,
@@ -116,6 +117,10 @@ class InstanceRunStore:
             for r in records
             if r.asset_observation is not None
         ]
+
+    def asset_metadata(self, asset: str) -> dict[str, Any]:
+        """Not known to the instance (it holds no definitions): nothing."""
+        return {}
 
     def set_pool_limit(self, pool: str, limit: int) -> None:
         self.instance.event_log_storage.set_concurrency_slots(pool, limit)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.artifacts import Deliverable
 from dubbing_pipeline.domain.errors import JobProcessingError, validation_error
+from dubbing_pipeline.domain.languages import CAPABILITIES as CAPABILITIES_KEY
+from dubbing_pipeline.domain.languages import Capabilities
 from dubbing_pipeline.domain.projects import PARTITIONS, Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Sensor, Tag, job_tags
@@ -104,3 +106,9 @@ def deliverable_uri(store: ArtifactStore, project: Project, name: Deliverable) -
             if store.exists(uri):
                 return uri
     return None
+
+
+def capabilities(runs: RunStore) -> Capabilities:
+    """What the code location's engines can do (unknown where it does not say)."""
+    known = runs.asset_metadata(Stage.STT.asset_name).get(CAPABILITIES_KEY)
+    return Capabilities.model_validate(known) if known else Capabilities()

@@ -165,6 +165,10 @@ class RunStore(Protocol):
 
     def set_pool_limit(self, pool: str, limit: int) -> None: ...
 
+    def asset_metadata(self, asset: str) -> dict[str, Any]:
+        """The asset definition's metadata in the code location (JSON entries parsed)."""
+        ...
+
     def delete_run(self, run_id: str) -> None: ...
 
     def latest_materialization_run(self, asset: str, partition: str) -> str | None:

@@ -63,6 +63,7 @@ class FakeDagster:
     observations: list[tuple[str, str, str]] = field(default_factory=list)  # asset, key, text
     materializations: dict[tuple[str, str], str] = field(default_factory=dict)
     pool_limits: dict[str, int] = field(default_factory=dict)
+    asset_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # JSON entries
     down: bool = False
     stall: set[str] = field(default_factory=set)  # fields done, then never answered (a timeout)
     requests: int = 0
@@ -144,6 +145,21 @@ class FakeDagster:
         if name == "assetOrError":
             asset = "/".join(args["assetKey"]["path"])
             return {"__typename": "Asset", **self._asset(node, asset)}
+        if name == "assetNodes":
+            keys = ["/".join(k["path"]) for k in args.get("assetKeys") or []]
+            return [
+                {
+                    "metadataEntries": [
+                        {
+                            "label": label,
+                            "__typename": "JsonMetadataEntry",
+                            "jsonString": json.dumps(v),
+                        }
+                        for label, v in self.asset_metadata.get(key, {}).items()
+                    ]
+                }
+                for key in keys
+            ]
         if name == "setConcurrencyLimit":
             self.pool_limits[args["concurrencyKey"]] = args["limit"]
             return True

@@ -12,6 +12,7 @@ import ctranslate2
 import pytest
 from dagster import DagsterInstance, ExecuteInProcessResult
 
+from dubbing_pipeline.cli.runner import stage_failure
 from dubbing_pipeline.cli.sample import make_sample_video
 from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 from dubbing_pipeline.domain.projects import Project
@@ -272,3 +273,21 @@ def test_a_reviewer_edit_drops_only_that_segments_word_timings(tmp_path: Path) -
     approved = reviews.approved_segments(store, "p", Stage.STT)
     assert approved.segments[0].words == doc.segments[0].words
     assert approved.segments[1].text == "Hasta mañana." and approved.segments[1].words is None
+
+
+def test_a_video_in_the_target_language_fails_at_stt_not_after_review(
+    spanish_video: Path,
+    instance: DagsterInstance,
+    store: ArtifactStore,
+    run_stage: Callable[..., ExecuteInProcessResult],
+) -> None:
+    """Declared 'auto', the video turns out to be Spanish, the target: a VALIDATION error at STT
+    after one attempt, before anyone reviews a transcript that cannot be dubbed."""
+    project = Project(video_uri=str(spanish_video), source_language="auto", target_language="es")
+    create_project(store, InstanceRunStore(instance), project)
+    result = run_stage(project, Stage.STT)
+    assert stage_failure(result) == (
+        "VALIDATION",
+        "the video is in es already, the target language",
+    )
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]

@@ -8,7 +8,7 @@ from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.sentences import SentenceRules, sentence_segments
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.engines.base import SpeechToText, Transcription
+from dubbing_pipeline.engines.base import SpeechToText, Transcription, Translator
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -32,9 +32,13 @@ def transcript(
     store: ArtifactStore,
     events: EventPublisher,
     stt: ResourceParam[SpeechToText],
+    mt: ResourceParam[Translator],
 ) -> MaterializeResult:
     with stage_run(context, Stage.STT, store, events) as run:
         project = run.project
+        target = languages.base(project.target_language)
+        if project.source_language != languages.AUTO:  # refused here, not after a review
+            _check_pair(mt, languages.base(project.source_language), target)
         with store.reading(project.video_uri) as video:
             info = media.validate_source_video(video)
             language = None
@@ -44,6 +48,7 @@ def transcript(
                 result = stt.transcribe(video, language, run.progress)
         if not result.segments:
             raise validation_error("no speech was found in the source audio")
+        _check_pair(mt, result.language, target)
         doc, regrouping = _sentences(run, result, info.duration, config)
         uris = run.write_segments(doc, "source")
         return MaterializeResult(
@@ -80,3 +85,11 @@ def _sentences(
         "segmentation": "sentences" if rules.regroup else "engine",
         **regrouped.figures(result.segments),
     }
+
+
+def _check_pair(mt: Translator, source: str, target: str) -> None:
+    """A video in a language the dub cannot come from fails here (VALIDATION, not retried), so
+    nobody reviews a transcript that cannot be translated."""
+    if source == target:
+        raise validation_error(f"the video is in {source} already, the target language")
+    mt.check_pair(source, target)

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import fsspec
 import httpx
 import pytest
 
@@ -206,3 +207,54 @@ def _api(tmp_path: Path, fake: FakeDagster, **settings: object) -> Api:
     config = Settings(**(defaults | settings))  # type: ignore[arg-type]
     app = create_app(config, transport=fake.transport())
     return Api(app, fake, ArtifactStore(base_url=config.artifacts), set())
+
+
+def test_a_project_the_engines_cannot_dub_is_refused_when_created(api: Api) -> None:
+    """The code location publishes what its engines can do (the transcript asset's metadata);
+    a pair they cannot dub is a 400 naming it, before anyone reviews a transcript."""
+    api.fake.asset_metadata["transcript"] = {
+        "dubbing/capabilities": {
+            "transcribes": None,
+            "translates": [["en", "es"], ["es", "en"]],
+            "speaks": ["en", "es", "de"],
+        }
+    }
+    alice = api.client("alice")
+    key = alice.post("/api/uploads", content=VIDEO).json()["key"]
+
+    def create(source: str, target: str) -> tuple[int, str]:
+        answer = alice.post(
+            "/api/projects",
+            json={"videoUrl": key, "sourceLanguage": source, "targetLanguage": target},
+        )
+        return answer.status_code, answer.json().get("error", {}).get("message", "")
+
+    assert create("en", "de") == (
+        400,
+        "targetLanguage: en->de is not a pair translated here ['en->es', 'es->en']",
+    )
+    assert create("en", "en")[1] == "targetLanguage: en is the source language already"
+    assert create("auto", "de")[0] == 400
+    assert create("en", "es")[0] == 201 and create("auto", "es")[0] == 201
+    assert len(api.fake.runs) == 2  # only the two it can dub started
+
+
+def test_object_storage_urls_are_read_before_a_project_depends_on_them(tmp_path: Path) -> None:
+    bucket = f"memory://sources-{tmp_path.name}"
+    api = _api(tmp_path, FakeDagster(), api_source_urls=(bucket, "gs://media/"))
+    fs, root = fsspec.url_to_fs(bucket)
+    fs.pipe(f"{root}/clip.mp4", VIDEO)
+    fs.mkdir(f"{root}/folder")
+    alice = api.client("alice")
+
+    def create(url: str) -> tuple[int, str]:
+        answer = alice.post("/api/projects", json={"videoUrl": url, "targetLanguage": "es"})
+        return answer.status_code, answer.json().get("error", {}).get("message", "")
+
+    assert create(f"{bucket}/clip.mp4")[0] == 201
+    assert create(f"{bucket}/missing.mp4") == (400, f"videoUrl: no object at {bucket}/missing.mp4")
+    assert create(f"{bucket}/folder")[1].endswith("is a folder, not a file")
+    status, message = create("gs://media/clip.mp4")  # gcsfs is not installed here
+    assert status == 400 and "cannot read this scheme" in message and "gcsfs" in message
+    assert create("s3://elsewhere/clip.mp4")[1].startswith("videoUrl: object-storage URLs must")
+    api.close()
