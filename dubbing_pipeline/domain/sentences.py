@@ -197,8 +197,8 @@ def _joined(sentences: list[list[_Timed]], rules: SentenceRules) -> list[list[_T
 
 def _fit(piece: list[_Timed], rules: SentenceRules) -> list[list[_Timed]]:
     """The piece, or its halves split at the best place, until each is within the cap."""
-    if len(piece) <= rules.max_words and _seconds(piece) <= rules.max_seconds:
-        return [piece]
+    if len(piece) == 1 or (len(piece) <= rules.max_words and _seconds(piece) <= rules.max_seconds):
+        return [piece]  # one word over the cap (a long hum) cannot be split
     k = _split_point(piece)
     return _fit(piece[:k], rules) + _fit(piece[k:], rules)
 

@@ -269,6 +269,14 @@ def test_a_cap_split_leaves_no_fragment_shorter_than_three_words() -> None:
     assert all(len(s.text.split()) >= 3 for s in result.segments), texts(result.segments)
 
 
+def test_a_single_word_over_the_cap_stays_whole() -> None:
+    hum = [Word(start=0.0, end=20.0, text="Mmmmm.")]
+    found = [Segment(id=0, start=0.0, end=20.0, text="Mmmmm.", words=hum)]
+    assert texts(sentence_segments(found, "en", SentenceRules(max_seconds=5.0)).segments) == [
+        "Mmmmm."
+    ]
+
+
 # -- MT output --------------------------------------------------------------------------------
 
 
