@@ -53,7 +53,7 @@ ABBREVIATIONS = {
     "es": {"sr.", "sra.", "srta.", "dr.", "dra.", "ud.", "uds.", "lic.", "prof.", "núm."},
     "fr": {"m.", "mme.", "mlle.", "dr.", "pr.", "st.", "ste."},
     "de": {"hr.", "fr.", "dr.", "prof.", "nr.", "bzw.", "ca.", "vgl."},
-    "it": {"sig.", "sig.ra", "dott.", "prof.", "ing."},
+    "it": {"sig.", "dott.", "prof.", "ing."},
     "pt": {"sr.", "sra.", "dr.", "dra.", "prof."},
 }
 DOTTED = re.compile(r"^(?:\w\.)+$")  # initials and dotted abbreviations: "J.", "e.g.", "U.S."
