@@ -7,7 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 from dubbing_pipeline.domain.review import MAX_EDIT_CHARS
@@ -24,10 +32,19 @@ class Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+def _json_number(value: object) -> object:
+    """JSON numbers only: not ``true``, not ``"5"`` (what the schema says is what is taken)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]  # 5 and 5.0, not 5.5
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
+
+
 class Request(Body):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
-    )
+    """Request bodies: strings, booleans and numbers as JSON types, unknown fields refused."""
 
 
 class JobOut(Job, Body):
@@ -53,10 +70,10 @@ class QueueState(Body):
 
 
 class CleanRequest(Retention, Request):
-    completed_keep_last: int = Field(default=100, ge=0)
-    completed_max_age_hours: float = Field(default=24, ge=0)
-    failed_keep_last: int = Field(default=500, ge=0)
-    failed_max_age_hours: float = Field(default=168, ge=0)
+    completed_keep_last: JsonInt = Field(default=100, ge=0, le=1_000_000)
+    completed_max_age_hours: JsonFloat = Field(default=24, ge=0, le=1_000_000)
+    failed_keep_last: JsonInt = Field(default=500, ge=0, le=1_000_000)
+    failed_max_age_hours: JsonFloat = Field(default=168, ge=0, le=1_000_000)
 
 
 class Accepted(Body):
@@ -65,8 +82,8 @@ class Accepted(Body):
 
 
 class ProgressUpdate(Request):
-    progress: int = Field(ge=0, le=100)
-    message: str | None = Field(default=None, max_length=500)
+    progress: JsonInt = Field(ge=0, le=100)
+    message: StrictStr | None = Field(default=None, max_length=500)
 
 
 class DeadLetterOut(DeadLetterEntry, Body):
@@ -82,14 +99,14 @@ class DeadLetterStatsOut(DeadLetterStats, Body):
 
 
 class ProjectCreate(Request):
-    video_url: str = Field(
+    video_url: StrictStr = Field(
         min_length=1,
         max_length=2000,
         description="A key of your upload area (POST /api/uploads) or an allowed object URL.",
     )
-    source_language: str = Field(default="auto", min_length=2, max_length=35)
-    target_language: str = LANGUAGE
-    premium: bool = False
+    source_language: StrictStr = Field(default="auto", min_length=2, max_length=35)
+    target_language: StrictStr = LANGUAGE
+    premium: StrictBool = False
 
 
 class Uploaded(Body):
@@ -135,8 +152,10 @@ class ReviewOut(Body):
     reason: str | None
 
 
-SegmentId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
-EditText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_EDIT_CHARS, pattern=r"\S")]
+SegmentId = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+EditText = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=MAX_EDIT_CHARS, pattern=r"\S")
+]
 
 
 class ApproveRequest(Request):
@@ -151,7 +170,7 @@ class ApproveRequest(Request):
 
 
 class RejectRequest(Request):
-    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    reason: StrictStr = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
 class Health(Body):
