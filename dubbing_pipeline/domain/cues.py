@@ -15,18 +15,37 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from dubbing_pipeline.domain import languages
-
-if TYPE_CHECKING:  # segments' writers use this module
-    from dubbing_pipeline.domain.segments import Segment, Word
 
 MAX_LINES = 2
 LINE_CHARS = 42
 CJK_LINE_CHARS = 16
 PUNCTUATION = frozenset(",.;:!?\u2026\u3001\u3002\uff0c\uff01\uff1f\uff1b\uff1a")
 CLOSERS = "\"')]}\u201d\u2019\u00bb"
+
+
+class Word(Protocol):
+    """A timed word (``segments.Word``): what a cue boundary is placed at."""
+
+    @property
+    def start(self) -> float: ...
+    @property
+    def text(self) -> str: ...
+
+
+class Segment(Protocol):
+    """What a cue is cut from (``segments.Segment``, whose writers use this module)."""
+
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def words(self) -> Sequence[Word] | None: ...
 
 
 @dataclass(frozen=True)
