@@ -78,6 +78,8 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Operation ids are the route functions' names: what generated clients call them.
+        generate_unique_id_function=lambda route: route.name,
     )
     for router in ROUTERS:
         app.include_router(router)

@@ -5,9 +5,18 @@ number, unknown fields are refused)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 from dubbing_pipeline.domain.review import MAX_EDIT_CHARS
@@ -19,18 +28,27 @@ from dubbing_pipeline.operations.queues import QueueStats, Retention
 from dubbing_pipeline.operations.runs import JobStatus
 
 LANGUAGE = Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-SpeakerName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+SpeakerName = Annotated[StrictStr, StringConstraints(min_length=1, max_length=40)]
+VoiceName = Annotated[StrictStr, StringConstraints(min_length=1, max_length=80)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+def _json_number(value: object) -> object:
+    """JSON numbers only: not ``true``, not ``"5"`` (what the schema says is what is taken)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]  # 5 and 5.0, not 5.5
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
+
+
 class Request(Body):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
-    )
+    """Request bodies: strings, booleans and numbers as JSON types, unknown fields refused."""
 
 
 class JobOut(Job, Body):
@@ -56,10 +74,10 @@ class QueueState(Body):
 
 
 class CleanRequest(Retention, Request):
-    completed_keep_last: int = Field(default=100, ge=0)
-    completed_max_age_hours: float = Field(default=24, ge=0)
-    failed_keep_last: int = Field(default=500, ge=0)
-    failed_max_age_hours: float = Field(default=168, ge=0)
+    completed_keep_last: JsonInt = Field(default=100, ge=0, le=1_000_000)
+    completed_max_age_hours: JsonFloat = Field(default=24, ge=0, le=1_000_000)
+    failed_keep_last: JsonInt = Field(default=500, ge=0, le=1_000_000)
+    failed_max_age_hours: JsonFloat = Field(default=168, ge=0, le=1_000_000)
 
 
 class Accepted(Body):
@@ -68,8 +86,8 @@ class Accepted(Body):
 
 
 class ProgressUpdate(Request):
-    progress: int = Field(ge=0, le=100)
-    message: str | None = Field(default=None, max_length=500)
+    progress: JsonInt = Field(ge=0, le=100)
+    message: StrictStr | None = Field(default=None, max_length=500)
 
 
 class DeadLetterOut(DeadLetterEntry, Body):
@@ -85,16 +103,16 @@ class DeadLetterStatsOut(DeadLetterStats, Body):
 
 
 class ProjectCreate(Request):
-    video_url: str = Field(
+    video_url: StrictStr = Field(
         min_length=1,
         max_length=2000,
         description="A key of your upload area (POST /api/uploads) or an allowed object URL.",
     )
-    source_language: str = Field(default="auto", min_length=2, max_length=35)
-    target_language: str = LANGUAGE
-    premium: bool = False
-    min_speakers: int | None = Field(default=None, ge=1, le=32)
-    max_speakers: int | None = Field(default=None, ge=1, le=32)
+    source_language: StrictStr = Field(default="auto", min_length=2, max_length=35)
+    target_language: StrictStr = LANGUAGE
+    premium: StrictBool = False
+    min_speakers: StrictInt | None = Field(default=None, ge=1, le=32)
+    max_speakers: StrictInt | None = Field(default=None, ge=1, le=32)
     voices: dict[SpeakerName, VoiceName] = Field(
         default_factory=dict, description="Pinned dub voices by speaker name, e.g. {'S1': 'm3'}."
     )
@@ -143,9 +161,19 @@ class ReviewOut(Body):
     reason: str | None
 
 
-SegmentId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+SEGMENT_ID = r"^[0-9]{1,9}$"
+SegmentId = Annotated[StrictStr, StringConstraints(pattern=SEGMENT_ID)]
+EditText = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=MAX_EDIT_CHARS, pattern=r"\S")
+]
 
-EditText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_EDIT_CHARS, pattern=r"\S")]
+
+def _edits_schema(schema: dict[str, Any]) -> None:
+    """Segment ids as ``propertyNames`` and the text rule as ``additionalProperties``: what
+    pydantic writes (``patternProperties``) most client generators do not read."""
+    (text,) = schema.pop("patternProperties").values()
+    schema["propertyNames"] = {"pattern": SEGMENT_ID}
+    schema["additionalProperties"] = text
 
 
 class SpeakerEditsIn(Request):
@@ -156,7 +184,9 @@ class SpeakerEditsIn(Request):
         default_factory=dict, description="Speaker -> the speaker it is merged into."
     )
     move: dict[SegmentId, SpeakerName] = Field(
-        default_factory=dict, description="Segment id -> the speaker who says it."
+        default_factory=dict,
+        description="Segment id -> the speaker who says it.",
+        json_schema_extra=_edits_schema,
     )
 
     def parsed(self) -> SpeakerEdits:
@@ -168,7 +198,7 @@ class ApproveRequest(Request):
     edits: dict[SegmentId, EditText] = Field(
         default_factory=dict,
         description=f"New text by segment id (at most {MAX_EDIT_CHARS} characters each).",
-        json_schema_extra={"additionalProperties": False},
+        json_schema_extra=_edits_schema,
     )
     speakers: SpeakerEditsIn | None = Field(
         default=None, description="Transcript only: rename, merge and move speakers."
@@ -183,7 +213,7 @@ class ApproveRequest(Request):
 
 
 class RejectRequest(Request):
-    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    reason: StrictStr = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
 class Health(Body):

@@ -39,7 +39,11 @@ Filename = Annotated[
 BINARY = {
     "requestBody": {
         "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary", "minLength": 1}
+            }
+        },
     }
 }
 MEDIA_TYPES = {
@@ -311,9 +315,10 @@ def get_artifact(
 ) -> FileResponse:
     """Download the dubbed video (lip-synced for premium projects) or the subtitles."""
     project = svc.own_project(caller, project_id)
-    if name not in artifacts.DELIVERABLES:
+    deliverable = next((d for d in artifacts.DELIVERABLES if d == name), None)
+    if deliverable is None:
         raise NotFound(f"artifact {name!r} (artifacts: {', '.join(artifacts.DELIVERABLES)})")
-    uri = projects.deliverable_uri(svc.store, project, name)  # type: ignore[arg-type]
+    uri = projects.deliverable_uri(svc.store, project, deliverable)
     if uri is None:
         raise NotFound(f"{name} of project {project.id} (not produced yet)")
     # A remote store's file is copied here, and deleted only once it has been sent.

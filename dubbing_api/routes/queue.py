@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -115,11 +115,11 @@ def clean_queue(
     svc: Svc,
     caller: Admin,
     idempotency_key: IdempotencyKey = None,
-    body: CleanRequest | None = None,
+    body: Annotated[CleanRequest, Body()] = CleanRequest(),  # noqa: B008 - never mutated
 ) -> JSONResponse:
     """Delete old finished jobs by the retention rules (runs ``clean_runs_job``; while one is
     waiting or running for this queue, that one is the answer)."""
-    stage, body = stage_of(queue), body or CleanRequest()
+    stage = stage_of(queue)
 
     def clean() -> Accepted:
         job_id = queues.request_clean(svc.runs, [stage], body)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -63,12 +63,11 @@ def approve(
     svc: Svc,
     caller: Caller,
     idempotency_key: IdempotencyKey = None,
-    body: ApproveRequest | None = None,
+    body: Annotated[ApproveRequest, Body()] = ApproveRequest(),  # noqa: B008 - never mutated
 ) -> JSONResponse:
     """Approve the segments, with text edits by segment id, speaker edits (transcript) and voice
     pins; the next stage starts."""
     project, reviewed = _target(svc, caller, project_id, stage)
-    body = body or ApproveRequest()
 
     def decide() -> ReviewOut:
         approvals.approve(

@@ -97,11 +97,11 @@ def mt_engine(config: PipelineSettings) -> ApertiumMT | TransformersMT:
         require_extra("transformers MT (CTranslate2)", "translate", "transformers")
     else:
         require_extra("transformers MT", "translate", "torch", "transformers", "sentencepiece")
-    return TransformersMT(
-        **({"model": config.mt_model} if config.mt_model else {}),
-        device=config.mt_device,
-        ctranslate2_model=config.mt_ctranslate2,
-    )
+    if config.mt_model:
+        return TransformersMT(
+            model=config.mt_model, device=config.mt_device, ctranslate2_model=config.mt_ctranslate2
+        )
+    return TransformersMT(device=config.mt_device, ctranslate2_model=config.mt_ctranslate2)
 
 
 def tts_engine(config: PipelineSettings) -> EspeakTTS | PiperTTS | CoquiTTS:

@@ -202,15 +202,22 @@ def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
 
 def stage_sensors(jobs: Mapping[Stage, UnresolvedAssetJobDefinition]) -> list[SensorDefinition]:
     """The sensors, each targeting the stage jobs it may start."""
-    every = {"minimum_interval_seconds": TICK_S, "default_status": RUNNING}
+    tick, on = TICK_S, RUNNING
     return [
-        sensor(jobs=[jobs[Stage.STT]], **every)(new_project_sensor),
-        sensor(jobs=[jobs[Stage.MT], jobs[Stage.TTS]], **every)(review_gate_sensor),
+        sensor(jobs=[jobs[Stage.STT]], minimum_interval_seconds=tick, default_status=on)(
+            new_project_sensor
+        ),
+        sensor(
+            jobs=[jobs[Stage.MT], jobs[Stage.TTS]], minimum_interval_seconds=tick, default_status=on
+        )(review_gate_sensor),
         run_status_sensor(
             run_status=DagsterRunStatus.SUCCESS,
             request_jobs=[jobs[Stage.MUXING], jobs[Stage.LIP_SYNC]],
-            **every,
+            minimum_interval_seconds=tick,
+            default_status=on,
         )(stage_success_sensor),
-        run_failure_sensor(**every)(dead_letter_sensor),
-        sensor(jobs=list(jobs.values()), **every)(dead_letter_retry_sensor),
+        run_failure_sensor(minimum_interval_seconds=tick, default_status=on)(dead_letter_sensor),
+        sensor(jobs=list(jobs.values()), minimum_interval_seconds=tick, default_status=on)(
+            dead_letter_retry_sensor
+        ),
     ]

@@ -17,6 +17,7 @@ IDEMPOTENCY = "idempotency"
 
 MANIFEST = "project.json"
 SEGMENTS = "segments.json"  # what a stage produced (STT, MT)
+ENGINE_SEGMENTS = "engine_segments.json"  # STT: the engine's own segments, for audit
 REVIEW = "review.json"  # the decision on it, with the approved segments
 DUB_TRACK = "dub_track.wav"
 DUBBED = "dubbed"  # the muxed video, + .mp4 or .mkv

@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field
 
 AUTO = "auto"
 CAPABILITIES = "dubbing/capabilities"  # the transcript asset's metadata entry that holds them
+# Languages written without spaces between words: their pieces and words join with "".
+NO_SPACES = frozenset({"ja", "km", "lo", "my", "th", "zh"})
 
 
 def is_valid(code: str) -> bool:

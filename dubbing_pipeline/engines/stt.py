@@ -20,6 +20,7 @@ from dubbing_pipeline.domain.errors import (
     validation_error,
 )
 from dubbing_pipeline.domain.segments import Segment, Word
+from dubbing_pipeline.domain.sentences import word_confidence
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.models import whisper_model_path
 from dubbing_pipeline.infra.media import probe, speech_windows
@@ -303,15 +304,14 @@ def _segment(
         for w in words or []
         if w.word.strip()
     ]
-    if timed:
-        logprob = sum(math.log(max(w.probability or 0.0, 1e-6)) for w in timed) / len(timed)
-    else:
-        logprob = avg_logprob
+    confidence = word_confidence(timed)
+    if confidence is None:
+        confidence = round(min(1.0, math.exp(avg_logprob)), 4)
     return Segment(
         id=index,
         start=round(float(start), 3),
         end=round(float(end), 3),
         text=text,
-        confidence=round(min(1.0, math.exp(logprob)), 4),
+        confidence=confidence,
         words=timed or None,
     )

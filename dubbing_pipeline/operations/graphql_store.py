@@ -79,7 +79,9 @@ class GraphQLRunStore:
     ) -> Overview:
         """One request: the webserver pays its overhead per request, not per field."""
         counts, runs = counts or {}, runs or {}
-        params, fields, variables = [], [], {}
+        params: list[str] = []
+        fields: list[str] = []
+        variables: dict[str, Any] = {}
         for i, query in enumerate(counts.values()):
             params.append(f"$c{i}: RunsFilter")
             fields.append(f"c{i}: runsOrError(filter: $c{i}) {{ ... on Runs {{ count }} }}")

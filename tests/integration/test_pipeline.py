@@ -10,6 +10,7 @@ from faster_whisper import WhisperModel
 
 from dubbing_pipeline.cli.runner import stage_failure
 from dubbing_pipeline.cli.sample import make_sample_video
+from dubbing_pipeline.domain import review
 from dubbing_pipeline.domain.segments import Segment, SegmentDoc
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
@@ -57,7 +58,7 @@ def test_premium_project_is_dubbed_end_to_end(
 
     assert project.id in instance.get_materialized_partitions(AssetKey(Stage.LIP_SYNC.asset_name))
     observations = instance.fetch_observations(AssetKey(Stage.MT.asset_name), limit=5).records
-    assert observations[0].asset_observation.metadata["review/decision"].value == "approved"
+    assert review.parse_description(observations[0].asset_observation.description)[0] == "approved"
 
 
 def test_editing_one_segment_resynthesises_only_that_segment(

@@ -51,3 +51,29 @@ def test_no_module_imports_itself_through_others() -> None:
     # A package's __init__ importing its own modules is not a cycle of the architecture.
     real = [c for c in cycles if not any(m == c[0].rsplit(".", 1)[0] for m in c[1:])]
     assert not real, "\n".join(" -> ".join(c) for c in real)
+
+
+def test_the_http_service_needs_no_engine() -> None:
+    """What `pip install dubbing[api]` brings is enough for the service: nothing it imports,
+    directly or through the pipeline's modules, is an engine, a model package or a Dagster
+    server."""
+    graph = grimp.build_graph(
+        "dubbing_pipeline", "dubbing_api", include_external_packages=True, cache_dir=None
+    )
+    reached = set()
+    for module in (m for m in graph.modules if m.startswith("dubbing_api")):
+        reached |= graph.find_upstream_modules(module)
+    external = {m.split(".")[0] for m in reached} - {"dubbing_pipeline", "dubbing_api"}
+    pipeline_only = {
+        "faster_whisper",
+        "ctranslate2",
+        "torch",
+        "transformers",
+        "dagster_graphql",
+        "dagster_webserver",
+        "rich",
+        "piper",
+        "TTS",
+    }
+    assert not external & pipeline_only, sorted(external & pipeline_only)
+    assert {"fastapi", "dagster", "redis", "httpx"} <= external

@@ -1,28 +1,38 @@
-"""STT: the source video's speech as timed segments, each with its speaker, waiting for a
+"""STT: the source video's speech as sentence segments, each with its speaker, waiting for a
 person's review."""
 
+import dataclasses
 import time
 
-from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
+from dagster import AssetExecutionContext, Config, MaterializeResult, ResourceParam
 
-from dubbing_pipeline.defs.assets.common import stage_asset, stage_run
-from dubbing_pipeline.domain import languages, speakers
+from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run, uri_value
+from dubbing_pipeline.domain import artifacts, languages, speakers
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
+from dubbing_pipeline.domain.sentences import SentenceRules, sentence_segments
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.engines.base import Diarizer, SpeechToText, Translator
+from dubbing_pipeline.engines.base import Diarizer, SpeechToText, Transcription, Translator
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 
+class TranscriptConfig(Config, SentenceRules):
+    """How the recognised words become segments (``domain.sentences``). Run config, not the STT
+    resource: the rules are about the language, the same whichever engine heard the words, and
+    like ``max_speedup`` one project's STT can be re-run with other caps; sensors and backfills
+    get the defaults."""
+
+
 @stage_asset(
     Stage.STT,
     kinds={"whisper"},
-    description="Speech-to-text and speakers of the source video: segments JSON, source SRT/VTT.",
+    description="Speech-to-text and speakers of the source video: sentence segments JSON, SRT/VTT.",
 )
 def transcript(
     context: AssetExecutionContext,
+    config: TranscriptConfig,
     store: ArtifactStore,
     events: EventPublisher,
     stt: ResourceParam[SpeechToText],
@@ -53,8 +63,9 @@ def transcript(
                     project.max_speakers,
                 )
             diarization_s = time.perf_counter() - started
-        who = speakers.attribute(result.segments, found)
-        doc = SegmentDoc(language=result.language, duration=info.duration, segments=who.segments)
+        who = speakers.attribute(result.segments, found)  # words get speakers, S1..Sn
+        result = dataclasses.replace(result, segments=who.segments)
+        doc, regrouping = _sentences(run, result, info.duration, config)
         uris = run.write_segments(doc, "source")
         return MaterializeResult(
             metadata=run.metadata(
@@ -67,6 +78,7 @@ def transcript(
                 language=doc.language,
                 language_detected=language is None,
                 language_probability=result.language_probability,
+                **regrouping,
                 **{f"stt_{k}": v for k, v in result.engine.items()},
                 speakers=len(who.speakers),
                 diarization_seconds=round(diarization_s, 3),
@@ -77,6 +89,24 @@ def transcript(
                 review="awaiting review",
             ),
         )
+
+
+def _sentences(
+    run: StageRun, result: Transcription, duration: float, rules: SentenceRules
+) -> tuple[SegmentDoc, dict[str, object]]:
+    """The transcript as sentence segments, and what the regrouping did; the engine's own
+    segments stay beside it (``engine_segments.json``) for audit."""
+    engine = SegmentDoc(language=result.language, duration=duration, segments=result.segments)
+    engine_uri = run.store.write_text(
+        run.uri(artifacts.ENGINE_SEGMENTS), engine.model_dump_json(indent=2)
+    )
+    regrouped = sentence_segments(result.segments, result.language, rules)
+    doc = SegmentDoc(language=result.language, duration=duration, segments=regrouped.segments)
+    return doc, {
+        "engine_segments_uri": uri_value(engine_uri),
+        "segmentation": "sentences" if rules.regroup else "engine",
+        **regrouped.figures(result.segments),
+    }
 
 
 def _check_pair(mt: Translator, source: str, target: str) -> None:
