@@ -72,11 +72,12 @@ def diarizer_engine(
     the Hugging Face cache (``[pyannote]``, its own environment), or none (everyone is S1)."""
     if config.diarization == "resemblyzer":
         require_extra("Resemblyzer diarization", "speakers", "resemblyzer", "torch", "sklearn")
-        threshold = config.diarization_threshold
-        return ResemblyzerDiarizer(
-            device=config.diarization_device,
-            **({"threshold": threshold} if threshold is not None else {}),
-        )
+        diarizer = ResemblyzerDiarizer(device=config.diarization_device)
+        if config.diarization_threshold is not None:
+            diarizer = ResemblyzerDiarizer(
+                device=config.diarization_device, threshold=config.diarization_threshold
+            )
+        return diarizer
     if config.diarization == "pyannote":
         require_extra("pyannote diarization", "pyannote", "pyannote.audio", "torch", "torchaudio")
         if not config.diarization_model:

@@ -282,7 +282,7 @@ def _first_appearance(segments: Sequence[Segment]) -> dict[str, str]:
 
 def _renamed(segment: Segment, names: dict[str, str]) -> Segment:
     words = [
-        w.model_copy(update={"speaker": names.get(w.speaker, w.speaker)})
+        w.model_copy(update={"speaker": names.get(w.speaker, w.speaker) if w.speaker else None})
         for w in segment.words or []
     ]
     return segment.model_copy(
