@@ -1,9 +1,9 @@
 """The deployment's engines and artifact store, chosen by environment, never by code changes.
 
 Resource keys are what the stage assets ask for: ``store``, ``stt``, ``mt``, ``tts``, ``muxer``,
-``lipsync``. Engines load their models lazily, so building these objects costs nothing; an engine
-whose optional extra is not installed is refused here, when the definitions load, with the
-``pip install`` that fixes it, not deep inside a run.
+``mixer``, ``separator``, ``lipsync``. Engines load their models lazily, so building these
+objects costs nothing; an engine whose optional extra is not installed is refused here, when the
+definitions load, with the ``pip install`` that fixes it, not deep inside a run.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import os
 from importlib.util import find_spec
 from typing import Any
 
+from dubbing_pipeline.domain.background import METHODS
+from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.lipsync import PipesLipSync, lipsync_from_env
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.mt_transformers import TransformersMT
 from dubbing_pipeline.engines.mux import FfmpegMuxer
+from dubbing_pipeline.engines.separation import DemucsSeparator
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts import EspeakTTS, PiperTTS
 from dubbing_pipeline.engines.tts_coqui import CoquiTTS
@@ -65,6 +68,7 @@ def default_resources() -> dict[str, Any]:
         "mt": mt_engine(),
         "tts": tts_engine(),
         "muxer": FfmpegMuxer(),
+        **background_engines(),
         "lipsync": lipsync_engine(),
         "events": EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None),
     }
@@ -112,6 +116,36 @@ def tts_engine() -> EspeakTTS | PiperTTS | CoquiTTS:
             language=os.environ.get("DUBBING_TTS_LANGUAGE") or None,
         )
     raise ValueError(f"DUBBING_TTS={tts!r}: choose one of {list(TTS_ENGINES)}")
+
+
+def background_engines() -> dict[str, BackgroundMixer | DemucsSeparator]:
+    """``DUBBING_BACKGROUND``: what plays under the dub unless a project says otherwise (duck,
+    the default; stem, demucs, none); ``DUBBING_MIX_<FIELD>`` any other field of
+    BackgroundMixer (``DUCK_DB``, ``LOUDNESS_LUFS`` or ``off``, ``ORIGINAL_TRACK`` ...);
+    ``DUBBING_DEMUCS_<FIELD>`` any field of DemucsSeparator (``MODEL``, ``REPO``, ``DEVICE``).
+    A deployment whose default is demucs without the extra or the weights is refused here."""
+    fields = _fields_from_env(BackgroundMixer, "DUBBING_MIX_")
+    method = os.environ.get("DUBBING_BACKGROUND")
+    if method and method not in METHODS:
+        raise ValueError(f"DUBBING_BACKGROUND={method!r}: choose one of {list(METHODS)}")
+    mixer = BackgroundMixer(**fields | ({"method": method} if method else {}))
+    separator = DemucsSeparator(**_fields_from_env(DemucsSeparator, "DUBBING_DEMUCS_"))
+    if mixer.method == "demucs":
+        require_extra("The demucs background", "separate", "demucs", "torch")
+        if reason := separator.unavailable():
+            raise ValueError(f"DUBBING_BACKGROUND=demucs: {reason}")
+    return {"mixer": mixer, "separator": separator}
+
+
+def _fields_from_env(resource: type, prefix: str) -> dict[str, str | None]:
+    """``<PREFIX><FIELD>`` for each field of a resource, as text for pydantic to convert; an
+    empty value, ``off`` or ``none`` is None (a setting switched off)."""
+    fields: dict[str, str | None] = {}
+    for name in resource.model_fields:
+        value = os.environ.get(f"{prefix}{name.upper()}")
+        if value is not None:
+            fields[name] = None if value.strip().lower() in ("", "off", "none") else value
+    return fields
 
 
 def lipsync_engine() -> PipesLipSync:
