@@ -12,8 +12,8 @@ The contract for every external lip-sync program (a Wav2Lip wrapper follows the 
 - **Input**, as Pipes extras: ``video`` (the muxed video) and ``audio`` (the dub's speech alone,
   what drives the lips), ``out`` (the path to write, in the container format of ``video``, with
   ``video``'s audio and subtitle tracks: the dub mix and the original), ``checkpoint`` (model
-  weights, or null), ``device`` (cpu, cuda or auto) and ``options`` (the program's own settings; here ``video_codec``,
-  ``preset``, ``crf``).
+  weights, or null), ``device`` (cpu, cuda or auto) and ``options`` (the program's own
+  settings; here ``video_codec``, ``preset``, ``crf``).
 - **Progress**: ``report_custom_message({"progress": fraction})`` (0.0-1.0) as the work goes on;
   it reaches the stage's progress (log lines and ``job_progress`` events) while the program runs.
   Human-readable lines go through ``context.log``.
