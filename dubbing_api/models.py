@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dubbing_api.dagster_client import Run
+from dubbing_pipeline.domain.background import BackgroundMethod
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.operations import dead_letter, queues
 from dubbing_pipeline.operations.dead_letter import DeadLetterEntry
@@ -99,7 +100,25 @@ class DeadLetterStats(Body):
     by_error_type: dict[str, int]
 
 
-class ProjectCreate(Body):
+class MixChoices(Body):
+    """What plays under the dub; unset: the deployment's defaults."""
+
+    background: BackgroundMethod | None = Field(
+        default=None,
+        description="stem (your music-and-effects stem), demucs (the source without its "
+        "voices), duck (the source, lowered under the dub) or none.",
+    )
+    background_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The stem, named like videoUrl (an upload of yours); implies stem.",
+    )
+    original_track: bool | None = Field(
+        default=None, description="Keep the source audio as a second track."
+    )
+
+
+class ProjectCreate(MixChoices):
     video_url: str = Field(min_length=1, max_length=2000)
     source_language: str = "auto"
     target_language: str
@@ -117,6 +136,8 @@ class ProjectOut(Body):
     source_language: str
     target_language: str
     premium: bool
+    background: str | None
+    background_url: str | None
     created_at: datetime
     stages: dict[str, str] = Field(description="Each stage's latest job status.")
 

@@ -14,6 +14,7 @@ from dubbing_api.auth import Principal
 from dubbing_api.errors import ApiError, not_found
 from dubbing_api.models import (
     Body,
+    MixChoices,
     ProjectCreate,
     ProjectCreated,
     ProjectList,
@@ -40,7 +41,7 @@ class FileQuery(Body):
     filename: str = Field(default="video.mp4", pattern=r"^[\w.-]{1,100}$")
 
 
-class UploadQuery(FileQuery):
+class UploadQuery(FileQuery, MixChoices):
     target_language: str
     source_language: str = "auto"
     premium: bool = False
@@ -60,11 +61,16 @@ def _project(caller: Principal, **fields: object) -> Project:
         return Project(user_id=caller.user_id, **{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = {
-            "video_uri": "videoUrl",
-            "source_language": "sourceLanguage",
-            "target_language": "targetLanguage",
-        }.get(str(error["loc"][0]), error["loc"][0])
+        field = (
+            {
+                "video_uri": "videoUrl",
+                "source_language": "sourceLanguage",
+                "target_language": "targetLanguage",
+                "background_uri": "backgroundUrl",
+            }.get(str(error["loc"][0]), error["loc"][0])
+            if error["loc"]
+            else "body"
+        )
         raise ApiError(400, "validation_error", f"{field}: {error['msg']}") from exc
 
 
@@ -80,6 +86,8 @@ async def _project_out(svc: Services, project: Project) -> ProjectOut:
         source_language=project.source_language,
         target_language=project.target_language,
         premium=project.premium,
+        background=project.background,
+        background_url=svc.store.key_of(project.background_uri) if project.background_uri else None,
         created_at=project.created_at,
         stages=stages,
     )
@@ -132,8 +140,21 @@ async def create_project(
         source_language=body.source_language,
         target_language=body.target_language,
         premium=body.premium,
+        **_mix_choices(svc, caller, body),
     )
     return await _start(svc, project)
+
+
+def _mix_choices(svc: Services, caller: Principal, choices: MixChoices) -> dict[str, object]:
+    """The project's background choices; a stem is named and checked exactly like the video."""
+    stem = choices.background_url
+    if choices.background == "stem" and not stem:
+        raise ApiError(400, "validation_error", "backgroundUrl: background 'stem' needs the stem")
+    return {
+        "background": choices.background,
+        "background_uri": source_uri(svc, caller, stem, "backgroundUrl") if stem else None,
+        "original_track": choices.original_track,
+    }
 
 
 async def _receive(request: Request, svc: Services, uri: str) -> None:
@@ -190,6 +211,7 @@ async def upload_project(request: Request, caller: Principal, query: UploadQuery
         source_language=query.source_language,
         target_language=query.target_language,
         premium=query.premium,
+        **_mix_choices(svc, caller, query),
     )
     uri = _upload_uri(svc, caller, query.filename)
     await _receive(request, svc, uri)
