@@ -88,10 +88,12 @@ def speech_over_music(folder: Path, gap_s: float = 3.0) -> Source:
     return Source(video, voice, bed, duration)
 
 
-def tone(out: Path, seconds: float, frequency: float = 220.0, level: float = 0.1) -> Path:
-    """A stereo tone of ``seconds``: a stand-in music-and-effects stem."""
+def tone(
+    out: Path, seconds: float, frequency: float = 220.0, level: float = 0.1, channels: int = 2
+) -> Path:
+    """A tone of ``seconds``: a stand-in music-and-effects stem."""
     source = f"aevalsrc={level}*sin(2*PI*{frequency}*t):s={RATE}:d={seconds:.3f}"
-    media.run(ffmpeg.input(source, f="lavfi").output(str(out), ac=2, ar=RATE))
+    media.run(ffmpeg.input(source, f="lavfi").output(str(out), ac=channels, ar=RATE))
     return out
 
 

@@ -19,7 +19,6 @@ from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.separation import DemucsSeparator, crossfaded
 from dubbing_pipeline.infra import media, mix
 from tests.mixes import HOP, RATE, decoded, tone
-from tests.tiny_models import build_demucs, build_demucs_hf_cache
 
 DUCK_DB, RAMP_S = 18.0, 0.25
 
@@ -173,15 +172,6 @@ def test_windows_cross_fade_back_to_the_input(frames: int) -> None:
     joined = np.concatenate([block for _, block in out])
     assert joined.shape == signal.shape and out[-1][0] == frames
     np.testing.assert_allclose(joined, signal, atol=1e-6)
-
-
-@pytest.fixture(scope="module")
-def demucs_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("demucs")
-    root = tmp_path_factory.mktemp("demucs")
-    build_demucs(root / "repo", "tiny")
-    build_demucs_hf_cache(root / "hf", "test/tiny")
-    return root
 
 
 def test_demucs_runs_real_models_from_a_folder_or_the_cache(

@@ -124,6 +124,7 @@ def decoded_seconds(path: Path, stream: str = "a:0") -> float:
         out, errors = b"", exc.stderr or b"ffmpeg failed"
     if errors.strip():
         detail = errors.decode(errors="replace").strip().splitlines()[-1]
+        detail = detail.replace(f"{path}: ", "").replace(str(path), path.name)
         raise validation_error(f"{path.name}: corrupt audio ({detail})")
     times = [line.split("=", 1)[1] for line in out.decode().splitlines() if "out_time_us=" in line]
     return int(times[-1]) / 1e6 if times and times[-1].strip().isdigit() else 0.0
