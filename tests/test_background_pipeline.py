@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
@@ -107,12 +108,17 @@ def _levels(video: Path, dubbed: Dubbed, gain_db: float) -> dict[str, list[dict[
     """Each part's level in the delivered dub track, in dB relative to the loudness gain,
     under each dubbed line and in each pause between lines (ramps left out)."""
     mixed = decoded(video, "a:0")
-    dub = decoded(dubbed.dub_track)
-    parts = {"dub": dub, "voice": decoded(dubbed.source.voice), "bed": decoded(dubbed.source.bed)}
+    dub, voice = decoded(dubbed.dub_track), decoded(dubbed.source.voice)
+    parts = {"dub": dub, "voice": voice, "bed": decoded(dubbed.source.bed)}
+    n = min(len(dub), len(voice))
+    anyone = np.abs(dub[:n]) + np.abs(voice[:n])  # a pause: neither the dub nor the voice
     levels: dict[str, list[dict[str, float]]] = {"lines": [], "pauses": []}
-    margin = RAMP_S + 0.1
-    for kind, quiet in (("lines", False), ("pauses", True)):
-        for start, end in spans(dub, quiet=quiet, shortest_s=1.0):
+    # Clear of the ramps (and of the transcript's looser timing, which the ducking follows too)
+    for kind, signal, quiet, margin in (
+        ("lines", dub, False, RAMP_S + 0.1),
+        ("pauses", anyone, True, RAMP_S + 0.25),
+    ):
+        for start, end in spans(signal, quiet=quiet, shortest_s=1.0):
             if end - start < 2 * margin + 0.3:
                 continue
             use = parts if kind == "lines" else {"bed": parts["bed"], "voice": parts["voice"]}

@@ -7,9 +7,11 @@ Four methods (``BackgroundMethod``):
 - ``duck``: the source's own mix, lowered only while dubbed speech plays (the offline default).
 - ``none``: the dub alone.
 
-Ducking follows the dub's speech regions: pauses shorter than ``min_gap_s`` stay ducked (the bed
-must not pump between two close lines), and the bed ramps down ``ramp_s`` *before* each line so
-the line starts over the lowered bed, and ramps back up over ``ramp_s`` after it.
+Ducking follows the speech: the dub's, and the source's own (its transcript), so the original
+voice stays down where a dubbed line ends before the line it replaces. Pauses shorter than
+``min_gap_s`` stay ducked (the bed must not pump between two close lines), and the bed ramps down
+``ramp_s`` *before* each line so the line starts over the lowered bed, and ramps back up over
+``ramp_s`` after it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ as ``loudnorm``'s linear mode would, applied where the track is encoded, with a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field, field_validator
 
-from dubbing_pipeline.domain.background import BackgroundMethod, choose_method, ducked_spans
+from dubbing_pipeline.domain.background import (
+    BackgroundMethod,
+    Span,
+    choose_method,
+    ducked_spans,
+)
 from dubbing_pipeline.infra import media, mix
 from dubbing_pipeline.infra.mix import Bed, Ducking, Loudness
 
@@ -64,14 +70,19 @@ class BackgroundMixer(ConfigurableResource):
         """The first explicit choice (run config, then project), else the deployment's."""
         return next((c for c in choices if c is not None), self.original_track)
 
-    def mix(self, dub: Path, bed: Bed | None, work: Path) -> MixedDub:
-        """Mix the dub over ``bed`` into ``work`` (the dub alone needs no mix: only measured)."""
+    def mix(
+        self, dub: Path, bed: Bed | None, work: Path, source_speech: Sequence[Span] = ()
+    ) -> MixedDub:
+        """Mix the dub over ``bed`` into ``work`` (the dub alone needs no mix: only measured).
+        A ducked bed is lowered wherever the dub speaks and wherever the source's own voice
+        does (``source_speech``, the transcript's segments), so the original voice never comes
+        back up where a dubbed line is shorter than the line it replaces."""
         figures: dict[str, Any] = {}
         if bed is None:
             path = dub
             loudness = mix.measure(dub) if self.loudness_lufs is not None else None
         else:
-            ducking = self._ducking(dub) if bed.ducked else None
+            ducking = self._ducking(dub, source_speech) if bed.ducked else None
             if ducking is not None:
                 figures |= {
                     "duck_db": self.duck_db,
@@ -83,10 +94,10 @@ class BackgroundMixer(ConfigurableResource):
             loudness = mix.mix(dub, bed, path, ducking=ducking, script=work / "ducking.cmd")
         return self._normalised(path, loudness, figures)
 
-    def _ducking(self, dub: Path) -> Ducking:
+    def _ducking(self, dub: Path, source_speech: Sequence[Span]) -> Ducking:
         frames, rate = media.wav_samples(dub)
         spans = ducked_spans(
-            mix.speech_regions(dub),
+            [*mix.speech_regions(dub), *source_speech],
             duration=frames / rate,
             min_gap_s=self.min_gap_s,
             ramp_s=self.ramp_s,

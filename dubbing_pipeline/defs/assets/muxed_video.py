@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.domain import artifacts
-from dubbing_pipeline.domain.background import DUCKED, BackgroundMethod, choose_method
+from dubbing_pipeline.domain.background import DUCKED, BackgroundMethod, Span, choose_method
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import to_srt, to_vtt
 from dubbing_pipeline.domain.stages import Stage
@@ -82,8 +82,9 @@ def muxed_video(
             source_info = media.probe(video)
             stem = config.background_url or project.background_uri
             bed = _bed(run, method, stem, video, source_info.duration, mixer, separator, stack)
+            spoken = [Span(s.start, s.end) for s in source_doc.segments]
             with run.engine():
-                mixed = mixer.mix(dub, bed, work)
+                mixed = mixer.mix(dub, bed, work, spoken)
             run.progress(0.6)
             dubbed = AudioTrack(
                 mixed.path,
