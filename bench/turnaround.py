@@ -36,9 +36,9 @@ from bench.media import long_video
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra import media
-from tests.stack import CELERY_ENV, celery_workers, running_stack
+from tests.stack import CELERY_ENV, TEST_REDIS, celery_workers, running_stack
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_URL = f"{TEST_REDIS}/9"  # DUBBING_TEST_REDIS, like the tests
 POLL_S = 0.05
 DEQUEUED = {DagsterEventType.RUN_STARTING}  # the run queue handed it to the launcher
 

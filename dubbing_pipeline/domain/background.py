@@ -37,14 +37,18 @@ class Span:
         return self.end - self.start
 
 
+def method_of(name: str) -> BackgroundMethod:
+    """A method by name; anything else is refused with the names that exist."""
+    if name not in METHODS:
+        raise ValueError(f"background {name!r}: choose one of {', '.join(METHODS)}")
+    return name  # type: ignore[return-value]
+
+
 def choose_method(
-    default: BackgroundMethod, project: str | None, override: str | None = None
+    default: str, project: str | None, override: str | None = None
 ) -> BackgroundMethod:
     """The run's override, else the project's choice, else the deployment's default."""
-    chosen = override or project or default
-    if chosen not in METHODS:
-        raise ValueError(f"background {chosen!r}: choose one of {', '.join(METHODS)}")
-    return chosen  # type: ignore[return-value]
+    return method_of(override or project or default)
 
 
 def ducked_spans(

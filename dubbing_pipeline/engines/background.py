@@ -23,6 +23,7 @@ from dubbing_pipeline.domain.background import (
     Span,
     choose_method,
     ducked_spans,
+    method_of,
 )
 from dubbing_pipeline.infra import media, mix
 from dubbing_pipeline.infra.mix import Bed, Ducking, Loudness
@@ -61,10 +62,10 @@ class BackgroundMixer(ConfigurableResource):
     @field_validator("method")
     @classmethod
     def _known(cls, value: str) -> str:
-        return choose_method("none", value)
+        return method_of(value)
 
     def choose(self, project: str | None, override: str | None = None) -> BackgroundMethod:
-        return choose_method(self.method, project, override)  # type: ignore[arg-type]
+        return choose_method(self.method, project, override)
 
     def keeps_original(self, *choices: bool | None) -> bool:
         """The first explicit choice (run config, then project), else the deployment's."""

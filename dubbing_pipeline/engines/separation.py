@@ -114,33 +114,33 @@ def crossfaded(
     The output has exactly as many frames as the input."""
     if window <= overlap:
         raise ValueError("a window must be longer than its overlap")
-    pending: np.ndarray | None = None
+    blocks: list[np.ndarray] = []  # the input not yet processed, joined only when needed
+    held = 0
     tail: np.ndarray | None = None  # the previous window's processed overlap
     done = 0
     source = iter(frames)
     exhausted = False
     while True:
-        while not exhausted and (pending is None or len(pending) < window + overlap):
+        while not exhausted and held < window + overlap:
             block = next(source, None)
             if block is None:
                 exhausted = True
-            else:
-                pending = block if pending is None else np.concatenate([pending, block])
-        if pending is None or len(pending) == 0:
+            elif len(block):
+                blocks.append(block)
+                held += len(block)
+        if held == 0:
             break
-        taken = pending[: window + overlap]
-        result = process(taken)
-        last = exhausted and len(pending) <= window + overlap
+        pending = np.concatenate(blocks)
+        result = process(pending[: window + overlap])
         if tail is not None:
             n = min(len(tail), len(result))
             fade = np.linspace(0.0, 1.0, n, endpoint=False, dtype=np.float32)[:, None]
             result[:n] = tail[:n] * (1 - fade) + result[:n] * fade
-        if last:
-            done += len(result)
-            yield done, result
+        if exhausted and held <= window + overlap:
+            yield done + len(result), result
             break
         out, tail = result[:window], result[window:]
-        pending = pending[window:]
+        blocks, held = [pending[window:]], held - window
         done += len(out)
         yield done, out
 

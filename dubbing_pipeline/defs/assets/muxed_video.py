@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.domain import artifacts
-from dubbing_pipeline.domain.background import DUCKED, BackgroundMethod, Span, choose_method
+from dubbing_pipeline.domain.background import DUCKED, BackgroundMethod, Span, method_of
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import to_srt, to_vtt
 from dubbing_pipeline.domain.stages import Stage
@@ -39,7 +39,7 @@ class MuxConfig(Config):
     @field_validator("background")
     @classmethod
     def _known(cls, value: str | None) -> str | None:
-        return value if value is None else choose_method("none", value)
+        return value if value is None else method_of(value)
 
 
 @stage_asset(
@@ -86,17 +86,17 @@ def muxed_video(
             with run.engine():
                 mixed = mixer.mix(dub, bed, work, spoken)
             run.progress(0.6)
-            dubbed = AudioTrack(
-                mixed.path,
-                target_doc.language,
-                "Dubbed",
-                default=True,
-                gain_db=mixed.gain_db,
-                limit_db=mixed.limit_db,
-            )
-            audio = [dubbed]
-            if keep_original:
-                audio.append(AudioTrack(video, source_doc.language, "Original"))
+            audio = [
+                AudioTrack(
+                    mixed.path,
+                    target_doc.language,
+                    "Dubbed",
+                    default=True,
+                    gain_db=mixed.gain_db,
+                    limit_db=mixed.limit_db,
+                ),
+                *([AudioTrack(video, source_doc.language, "Original")] if keep_original else []),
+            ]
             tracks = [
                 SubtitleTrack(
                     stack.enter_context(store.reading(uris[f"{role}_srt"])), doc.language, title
