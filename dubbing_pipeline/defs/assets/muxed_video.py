@@ -30,7 +30,7 @@ class MuxConfig(Config):
         default=None, description="What plays under the dub: stem, demucs, duck or none."
     )
     background_url: str | None = Field(
-        default=None, description="The music-and-effects stem (a store URI) for 'stem'."
+        default=None, description="The music-and-effects stem for 'stem': a store key or URI."
     )
     original_track: bool | None = Field(
         default=None, description="Keep the source audio as a second track."
@@ -80,7 +80,7 @@ def muxed_video(
             )
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dub-mix-")))
             source_info = media.probe(video)
-            stem = config.background_url or project.background_uri
+            stem = _stem_uri(store, config.background_url) or project.background_uri
             bed = _bed(run, method, stem, video, source_info.duration, mixer, separator, stack)
             spoken = [Span(s.start, s.end) for s in source_doc.segments]
             with run.engine():
@@ -126,6 +126,14 @@ def muxed_video(
                 **mixed.figures,
             )
         )
+
+
+def _stem_uri(store: ArtifactStore, named: str | None) -> str | None:
+    """A run config's stem: a URI or local path as is, a store key (``uploads/...``) in the
+    store."""
+    if not named or "://" in named or Path(named).is_absolute():
+        return named
+    return store.uri(*named.split("/"))
 
 
 def _bed(
