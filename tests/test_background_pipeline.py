@@ -4,6 +4,7 @@ file's decoded audio (least squares against the known dub, voice and bed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,13 +50,17 @@ class Dubbed:
         return self.root / f"artifacts/projects/{PROJECT}/speech/dub_track.wav"
 
 
-def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {
-        "DAGSTER_HOME": str(root / "home"),
-        "DUBBING_ARTIFACTS": str(root / "artifacts"),
-        "DUBBING_STT_MODEL": "tiny.en",
-        "COLUMNS": "200",
-    }
+def _cli(root: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    env = (
+        os.environ
+        | extra
+        | {
+            "DAGSTER_HOME": str(root / "home"),
+            "DUBBING_ARTIFACTS": str(root / "artifacts"),
+            "DUBBING_STT_MODEL": "tiny.en",
+            "COLUMNS": "200",
+        }
+    )
     return subprocess.run(
         [DUBBING, *args], env=env, cwd=root, capture_output=True, text=True, timeout=900
     )
@@ -249,3 +254,19 @@ def test_the_cli_takes_a_stem_and_drops_the_original_track(source: Source, tmp_p
     for start, end in spans(decoded(dub), quiet=True, shortest_s=1.5):  # the stem as it is
         found = gains_db(mixed, {"bed": bed}, (start + 0.3, end - 0.3))
         assert found["bed"] - figures["loudness_gain_db"] == pytest.approx(0.0, abs=1.0)
+
+
+def test_the_cli_records_the_choices_and_refuses_what_cannot_run(
+    source: Source, tmp_path: Path
+) -> None:
+    """``submit`` only writes the manifest (the daemon would run it): the choices are there."""
+    args = ("submit", str(source.video), "--to", "es", "--project", "choices")
+    done = _cli(tmp_path, *args, "--background", "none", "--no-original-track")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "artifacts/projects/choices/project.json").read_text())
+    assert (manifest["background"], manifest["original_track"]) == ("none", False)
+    nowhere = {"DUBBING_DEMUCS_HF_CACHE": str(tmp_path), "DUBBING_DEMUCS_REPO": ""}  # no weights
+    args = ("submit", str(source.video), "--to", "es", "--background", "demucs")
+    refused = _cli(tmp_path, *args, **nowhere)
+    assert refused.returncode != 0
+    assert "background 'demucs' is not available here: Demucs model 'htdemucs'" in refused.stderr

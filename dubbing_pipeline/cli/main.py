@@ -87,6 +87,8 @@ def _create(
         raise SystemExit(f"VALIDATION: {exc.errors()[0]['msg']}") from exc
     if project.background_uri and "://" not in project.background_uri + project.video_uri:
         _check_stem(Path(project.background_uri), Path(project.video_uri), resources["mixer"])
+    if project.background == "demucs" and (reason := resources["separator"].unavailable()):
+        raise SystemExit(f"VALIDATION: background 'demucs' is not available here: {reason}")
     project = create_project(instance, resources["store"], project)
     console.print(
         f"project [bold]{project.id}[/]: {project.source_language} -> "
