@@ -90,7 +90,9 @@ def _bench(root: Path, video: Path, args) -> dict[str, list[dict]]:
         for stage in (Stage.STT, Stage.MT, Stage.TTS):
             run(stage, resources)
             if stage.needs_review:
-                reviews.record(instance, reviews.approve(store, project.id, stage, "bench"))
+                reviews.record(
+                    instance, reviews.approve(store, project.id, stage, reviewer="bench")
+                )
         configured = {}
         for name, env in CONFIGURATIONS.items():
             with mock.patch.dict(os.environ, env):
