@@ -5,7 +5,7 @@ premium project, each stage in a process of its own as a launched run has.
 
 Each stage runs as ``python -m bench.memory --stage ...``: a new process that materialises the
 stage (``runner.materialize_stage``) in a temp ``DAGSTER_HOME``; reviews are approved in between
-(``dubbing_pipeline.operations.reviews``), as a reviewer would. Per stage it reports:
+(``dubbing_pipeline.operations.approvals``), as a reviewer would. Per stage it reports:
 
 - ``python_peak_mb``: the stage process itself, from its own ``getrusage(RUSAGE_SELF).ru_maxrss``
   (exact: the kernel's high-water mark).
@@ -82,7 +82,8 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
     from dubbing_pipeline.domain.projects import Project
     from dubbing_pipeline.infra import media
     from dubbing_pipeline.infra.storage import ArtifactStore
-    from dubbing_pipeline.operations import reviews
+    from dubbing_pipeline.operations import approvals
+    from dubbing_pipeline.operations.instance_store import InstanceRunStore
     from dubbing_pipeline.operations.projects import create_project
 
     started = time.perf_counter()
@@ -104,9 +105,9 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
     failed = False
     with DagsterInstance.get() as instance:
         store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
-        project = create_project(
-            instance,
+        project, _ = create_project(
             store,
+            InstanceRunStore(instance),
             Project(
                 video_uri=str(video),
                 source_language="en",
@@ -129,8 +130,8 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
                 failed = True
                 break
             if stage.needs_review:
-                reviews.record(
-                    instance, reviews.approve(store, project.id, stage, reviewer="bench")
+                approvals.approve(
+                    store, InstanceRunStore(instance), project.id, stage, reviewer="bench"
                 )
     report.emit(args.json)
     return 1 if failed else 0

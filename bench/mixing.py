@@ -60,7 +60,8 @@ def _bench(root: Path, video: Path, args) -> dict[str, list[dict]]:
     from dubbing_pipeline.cli.runner import materialize_stage, stage_failure
     from dubbing_pipeline.defs.resources import default_resources
     from dubbing_pipeline.domain.projects import Project
-    from dubbing_pipeline.operations import reviews
+    from dubbing_pipeline.operations import approvals
+    from dubbing_pipeline.operations.instance_store import InstanceRunStore
     from dubbing_pipeline.operations.projects import create_project
 
     (root / "home").mkdir()
@@ -75,8 +76,10 @@ def _bench(root: Path, video: Path, args) -> dict[str, list[dict]]:
     with DagsterInstance.get() as instance:
         resources = default_resources()
         store = resources["store"]
-        project = Project(video_uri=str(video), source_language="en", target_language="es")
-        project = create_project(instance, store, project)
+        project = Project(
+            video_uri=str(video), source_language="en", target_language="es", driven_by="caller"
+        )
+        project, _ = create_project(store, InstanceRunStore(instance), project)
 
         def run(stage: Stage, resources: dict) -> dict:
             result = materialize_stage(
@@ -90,9 +93,8 @@ def _bench(root: Path, video: Path, args) -> dict[str, list[dict]]:
         for stage in (Stage.STT, Stage.MT, Stage.TTS):
             run(stage, resources)
             if stage.needs_review:
-                reviews.record(
-                    instance, reviews.approve(store, project.id, stage, reviewer="bench")
-                )
+                runs = InstanceRunStore(instance)
+                approvals.approve(store, runs, project.id, stage, reviewer="bench")
         configured = {}
         for name, env in CONFIGURATIONS.items():
             with mock.patch.dict(os.environ, env):

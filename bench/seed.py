@@ -42,8 +42,7 @@ from dubbing_pipeline.domain.projects import PARTITIONS, Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag, job_tags
 from dubbing_pipeline.operations import dead_letter
-from dubbing_pipeline.operations.queues import RETRY_AT
-from tests.stack import BIN, ROOT, free_port, process, wait_http
+from tests.support.stack import BIN, ROOT, free_port, process, wait_http
 
 ADMIN = "ops"
 USERS = tuple(f"user{i:02d}" for i in range(20))
@@ -133,7 +132,7 @@ def _run(
     if outcome == "started":
         run.status = DagsterRunStatus.STARTED
         if rng.random() < 0.3:  # waiting for a retry, past the end of any benchmark
-            tags[RETRY_AT] = f"{now + 3600:.3f}"
+            tags[Tag.RETRY_AT] = f"{now + 3600:.3f}"
         return run
     run.ended = run.started + STAGE_SECONDS[stage] * rng.uniform(0.5, 2.5)
     if outcome == "canceled":

@@ -36,7 +36,7 @@ from bench.media import long_video
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra import media
-from tests.stack import CELERY_ENV, TEST_REDIS, celery_workers, running_stack
+from tests.support.stack import CELERY_ENV, TEST_REDIS, celery_workers, running_stack
 
 REDIS_URL = f"{TEST_REDIS}/9"  # DUBBING_TEST_REDIS, like the tests
 POLL_S = 0.05

@@ -1,47 +1,55 @@
-"""Request and response bodies: the API's contract, and the source of /openapi.json."""
+"""Request and response bodies: the API's contract, and the source of /openapi.json. Responses
+are the operations' own models with camelCase names; requests are strict (``true`` is not a
+number, unknown fields are refused)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
-from dubbing_api.dagster_client import Run
 from dubbing_pipeline.domain.background import BackgroundMethod
-from dubbing_pipeline.domain.tags import Tag
-from dubbing_pipeline.operations import dead_letter, queues
-from dubbing_pipeline.operations.dead_letter import DeadLetterEntry
-from dubbing_pipeline.operations.manager import Job
+from dubbing_pipeline.domain.review import MAX_EDIT_CHARS
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.operations.dead_letter import DeadLetterEntry, DeadLetterStats
+from dubbing_pipeline.operations.jobs import Job
+from dubbing_pipeline.operations.queues import QueueStats, Retention
+from dubbing_pipeline.operations.runs import JobStatus
+
+LANGUAGE = Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 class Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+def _json_number(value: object) -> object:
+    """JSON numbers only: not ``true``, not ``"5"`` (what the schema says is what is taken)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]  # 5 and 5.0, not 5.5
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
+
+
+class Request(Body):
+    """Request bodies: strings, booleans and numbers as JSON types, unknown fields refused."""
+
+
 class JobOut(Job, Body):
-    """A stage run as the API shows it (camelCase), with why it failed."""
-
-    error_type: str | None = None
-    error: str | None = None
-
-    @classmethod
-    def of(cls, run: Run, progress: int | None) -> JobOut:
-        status = job_status(run)
-        return cls(
-            id=run.run_id,
-            project_id=run.tags.get(Tag.PROJECT, ""),
-            user_id=run.tags.get(Tag.USER, ""),
-            stage=run.tags.get(Tag.STAGE, ""),
-            status=status,
-            progress=100 if status == "completed" else progress,
-            error_type=run.tags.get(dead_letter.ERROR_TYPE),
-            error=run.tags.get(dead_letter.ERROR_MESSAGE),
-            created_at=utc(run.created),
-            started_at=utc(run.started) if run.started else None,
-            ended_at=utc(run.ended) if run.ended else None,
-        )
+    """A stage run as the API shows it."""
 
 
 class JobList(Body):
@@ -49,31 +57,24 @@ class JobList(Body):
     next_cursor: str | None
 
 
-class QueueStats(Body):
-    queue: str
-    waiting: int
-    active: int
-    completed: int
-    failed: int
-    delayed: int
-    paused: int
-    is_paused: bool
+class QueueStatsOut(QueueStats, Body):
+    pass
 
 
 class AllQueueStats(Body):
-    queues: list[QueueStats]
+    queues: list[QueueStatsOut]
 
 
 class QueueState(Body):
-    queue: str
+    queue: Stage
     is_paused: bool
 
 
-class CleanRequest(Body):
-    completed_keep_last: int = Field(default=100, ge=0)
-    completed_max_age_hours: float = Field(default=24, ge=0)
-    failed_keep_last: int = Field(default=500, ge=0)
-    failed_max_age_hours: float = Field(default=168, ge=0)
+class CleanRequest(Retention, Request):
+    completed_keep_last: JsonInt = Field(default=100, ge=0, le=1_000_000)
+    completed_max_age_hours: JsonFloat = Field(default=24, ge=0, le=1_000_000)
+    failed_keep_last: JsonInt = Field(default=500, ge=0, le=1_000_000)
+    failed_max_age_hours: JsonFloat = Field(default=168, ge=0, le=1_000_000)
 
 
 class Accepted(Body):
@@ -81,48 +82,47 @@ class Accepted(Body):
     message: str
 
 
-class ProgressUpdate(Body):
-    progress: int = Field(ge=0, le=100)
-    message: str | None = Field(default=None, max_length=500)
+class ProgressUpdate(Request):
+    progress: JsonInt = Field(ge=0, le=100)
+    message: StrictStr | None = Field(default=None, max_length=500)
 
 
 class DeadLetterOut(DeadLetterEntry, Body):
-    """A dead letter entry as the API shows it (camelCase)."""
+    """A dead letter entry as the API shows it."""
 
 
 class DeadLetterList(Body):
     jobs: list[DeadLetterOut]
 
 
-class DeadLetterStats(Body):
-    total: int
-    by_stage: dict[str, int]
-    by_error_type: dict[str, int]
+class DeadLetterStatsOut(DeadLetterStats, Body):
+    pass
 
 
-class MixChoices(Body):
-    """What plays under the dub; unset: the deployment's defaults."""
-
+class ProjectCreate(Request):
+    video_url: StrictStr = Field(
+        min_length=1,
+        max_length=2000,
+        description="A key of your upload area (POST /api/uploads) or an allowed object URL.",
+    )
+    source_language: StrictStr = Field(default="auto", min_length=2, max_length=35)
+    target_language: StrictStr = LANGUAGE
+    premium: StrictBool = False
     background: BackgroundMethod | None = Field(
         default=None,
-        description="stem (your music-and-effects stem), demucs (the source without its "
-        "voices), duck (the source, lowered under the dub) or none.",
+        description="What plays under the dub: stem (your music-and-effects stem), demucs (the "
+        "source without its voices), duck (the source, lowered under the dub) or none; unset: "
+        "the deployment's default.",
     )
-    background_url: str | None = Field(
+    background_url: StrictStr | None = Field(
         default=None,
+        min_length=1,
         max_length=2000,
-        description="The stem, named like videoUrl (an upload of yours); implies stem.",
+        description="The music-and-effects stem, named like videoUrl; implies background stem.",
     )
-    original_track: bool | None = Field(
-        default=None, description="Keep the source audio as a second track."
+    original_track: StrictBool | None = Field(
+        default=None, description="Keep the source audio as a second track (default: yes)."
     )
-
-
-class ProjectCreate(MixChoices):
-    video_url: str = Field(min_length=1, max_length=2000)
-    source_language: str = "auto"
-    target_language: str
-    premium: bool = False
 
 
 class Uploaded(Body):
@@ -136,10 +136,10 @@ class ProjectOut(Body):
     source_language: str
     target_language: str
     premium: bool
-    background: str | None
+    background: str | None = Field(description="What plays under the dub (null: the default).")
     background_url: str | None
     created_at: datetime
-    stages: dict[str, str] = Field(description="Each stage's latest job status.")
+    stages: dict[Stage, JobStatus] = Field(description="Each stage's latest job status.")
 
 
 class ProjectCreated(Body):
@@ -170,24 +170,37 @@ class ReviewOut(Body):
     reason: str | None
 
 
-class ApproveRequest(Body):
-    edits: dict[int, str] = Field(default_factory=dict, description="New text by segment id.")
+SEGMENT_ID = r"^[0-9]{1,9}$"
+SegmentId = Annotated[StrictStr, StringConstraints(pattern=SEGMENT_ID)]
+EditText = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=MAX_EDIT_CHARS, pattern=r"\S")
+]
 
 
-class RejectRequest(Body):
-    reason: str = Field(min_length=1, max_length=2000)
+def _edits_schema(schema: dict[str, Any]) -> None:
+    """Segment ids as ``propertyNames`` and the text rule as ``additionalProperties``: what
+    pydantic writes (``patternProperties``) most client generators do not read."""
+    (text,) = schema.pop("patternProperties").values()
+    schema["propertyNames"] = {"pattern": SEGMENT_ID}
+    schema["additionalProperties"] = text
+
+
+class ApproveRequest(Request):
+    edits: dict[SegmentId, EditText] = Field(
+        default_factory=dict,
+        description=f"New text by segment id (at most {MAX_EDIT_CHARS} characters each).",
+        json_schema_extra=_edits_schema,
+    )
+
+    def parsed_edits(self) -> dict[int, str]:
+        return {int(k): v for k, v in self.edits.items()}
+
+
+class RejectRequest(Request):
+    reason: StrictStr = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
 class Health(Body):
     status: Literal["ok", "degraded"]
     dagster: str
     redis: str
-
-
-def job_status(run: Run) -> str:
-    """The queue state a job is in: waiting, active, delayed, completed, failed (or canceled)."""
-    return "delayed" if queues.is_delayed(run.tags) else queues.group_of(run.status)
-
-
-def utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)

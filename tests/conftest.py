@@ -17,10 +17,11 @@ from dubbing_pipeline.defs.resources import default_resources
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.storage import ArtifactStore
-from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations import approvals
+from dubbing_pipeline.operations.instance_store import InstanceRunStore
 from dubbing_pipeline.operations.projects import create_project
-from tests.stack import Stack, running_stack
-from tests.storage import instance_overrides
+from tests.support.stack import Stack, running_stack
+from tests.support.storage import instance_overrides
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,7 @@ def demucs_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Tiny random HTDemucs weights (none ship anywhere): ``repo/`` as a Demucs weights folder
     (model ``tiny``), ``hf/`` as a HuggingFace cache (model ``test/tiny``)."""
     pytest.importorskip("demucs")
-    from tests.tiny_models import build_demucs, build_demucs_hf_cache
+    from tests.support.tiny_models import build_demucs, build_demucs_hf_cache
 
     root = tmp_path_factory.mktemp("demucs")
     build_demucs(root / "repo", "tiny")
@@ -66,13 +67,18 @@ def instance() -> Iterator[DagsterInstance]:
 
 
 @pytest.fixture
+def runs(instance: DagsterInstance) -> InstanceRunStore:
+    return InstanceRunStore(instance)
+
+
+@pytest.fixture
 def new_project(
-    instance: DagsterInstance, store: ArtifactStore, sample_video: Path
+    runs: InstanceRunStore, store: ArtifactStore, sample_video: Path
 ) -> Callable[..., Project]:
     def make(**fields: Any) -> Project:
         settings = {"video_uri": str(sample_video), "source_language": "en"} | fields
         settings.setdefault("target_language", "es")
-        return create_project(instance, store, Project(**settings))
+        return create_project(store, runs, Project(**settings))[0]
 
     return make
 
@@ -88,11 +94,9 @@ def run_stage(
 
 
 @pytest.fixture
-def approve(instance: DagsterInstance, store: ArtifactStore) -> Callable[..., None]:
+def approve(runs: InstanceRunStore, store: ArtifactStore) -> Callable[..., None]:
     def do(project: Project, stage: Stage, edits: dict[int, str] | None = None) -> None:
-        reviews.record(
-            instance, reviews.approve(store, project.id, stage, reviewer="t", edits=edits)
-        )
+        approvals.approve(store, runs, project.id, stage, reviewer="t", edits=edits)
 
     return do
 
@@ -109,3 +113,10 @@ def stack(  # the whole system on loopback, shared by a module's API tests
             shutil.copy(sample_video, uploads / "sample.mp4")
             (uploads / "notes.mp4").write_text("not a video")
         yield running
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is an integration test (real runs, real stack)."""
+    for item in items:
+        if "tests/integration/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.integration)

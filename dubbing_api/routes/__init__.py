@@ -3,11 +3,11 @@
 
 from dubbing_api.routes import dead_letter, jobs, projects, queue, review, system
 
-ROUTES = [
-    *dead_letter.routes,
-    *queue.routes,
-    *jobs.routes,
-    *projects.routes,
-    *review.routes,
-    *system.routes,
+ROUTERS = [
+    dead_letter.router,
+    queue.router,
+    jobs.router,
+    projects.router,
+    review.router,
+    system.router,
 ]

@@ -2,78 +2,84 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-from dubbing_api.auth import Principal
-from dubbing_api.errors import ApiError, not_found
+from dubbing_api.errors import responses
+from dubbing_api.idempotency import IdempotencyKey
 from dubbing_api.models import Accepted, JobList, JobOut, ProgressUpdate
-from dubbing_api.routes.dead_letter import request_retry
-from dubbing_api.routing import api
-from dubbing_api.services import services
-from dubbing_pipeline.domain.tags import Tag
+from dubbing_api.routes.dead_letter import retry
+from dubbing_api.services import Caller, Svc, Worker, user_filter
+from dubbing_pipeline.domain.errors import Conflict, NotFound
 from dubbing_pipeline.infra.events import JobEvent
+from dubbing_pipeline.operations import jobs
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=responses())
+JobId = Annotated[str, Path(alias="jobId", min_length=1, max_length=64)]
+ProjectId = Annotated[str, Path(alias="projectId", min_length=1, max_length=64)]
 
 
-@api("GET", "/api/jobs/{jobId}", "One job", response=JobOut)
-async def get_job(request: Request, caller: Principal) -> JobOut:
-    svc = services(request)
-    return (await svc.jobs([await svc.own_run(caller, request.path_params["jobId"])]))[0]
+def _out(job: jobs.Job) -> JobOut:
+    return JobOut.model_validate(job.model_dump())
 
 
-@api("GET", "/api/jobs/project/{projectId}", "A project's jobs, newest first", response=JobList)
-async def project_jobs(request: Request, caller: Principal) -> JobList:
-    svc = services(request)
-    project = svc.own_project(caller, request.path_params["projectId"])
-    runs = await svc.dagster.runs({Tag.PROJECT: project.id}, limit=200)
-    return JobList(jobs=await svc.jobs(runs), next_cursor=None)
+@router.get("/{jobId}", responses=responses(404))
+def get_job(job_id: JobId, svc: Svc, caller: Caller) -> JobOut:
+    """One job."""
+    run = jobs.stage_run(svc.runs, job_id, user_filter(caller))
+    if run is None:
+        raise NotFound(f"job {job_id}")
+    return _out(jobs.with_progress([run], svc.events)[0])
 
 
-@api("GET", "/api/jobs/project/{projectId}/current", "A project's latest job", response=JobOut)
-async def current_job(request: Request, caller: Principal) -> JobOut:
-    svc = services(request)
-    project = svc.own_project(caller, request.path_params["projectId"])
-    runs = await svc.dagster.runs({Tag.PROJECT: project.id}, limit=1)
-    if not runs:
-        raise not_found(f"a job of project {project.id}")
-    return (await svc.jobs(runs))[0]
+@router.get("/project/{projectId}", responses=responses(404))
+def project_jobs(project_id: ProjectId, svc: Svc, caller: Caller) -> JobList:
+    """A project's jobs, newest first."""
+    project = svc.own_project(caller, project_id)
+    found = jobs.project_runs(svc.runs, project.id)
+    return JobList(jobs=[_out(j) for j in jobs.with_progress(found, svc.events)], next_cursor=None)
 
 
-@api(
-    "POST",
-    "/api/jobs/{jobId}/retry",
-    "Retry a failed job (from the dead letter queue)",
-    response=Accepted,
-    status=202,
+@router.get("/project/{projectId}/current", responses=responses(404))
+def current_job(project_id: ProjectId, svc: Svc, caller: Caller) -> JobOut:
+    """A project's latest job."""
+    project = svc.own_project(caller, project_id)
+    found = jobs.project_runs(svc.runs, project.id, limit=1)
+    if not found:
+        raise NotFound(f"a job of project {project.id}")
+    return _out(jobs.with_progress(found, svc.events)[0])
+
+
+@router.post(
+    "/{jobId}/retry",
+    status_code=202,
+    response_model=Accepted,
+    responses=responses(404, 409, 422),
 )
-async def retry_job(request: Request, caller: Principal) -> Accepted:
-    return await request_retry(request, caller, request.path_params["jobId"])
+def retry_job(
+    job_id: JobId,
+    request: Request,
+    svc: Svc,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Retry a failed job from the dead letter queue (the same as the dead letter retry)."""
+    return retry(svc, request, caller, job_id, idempotency_key)
 
 
-@api(
-    "PUT",
-    "/api/jobs/{jobId}/progress",
-    "Report a job's progress (workers)",
-    roles=("worker",),
-    body=ProgressUpdate,
-    response=JobOut,
-)
-async def put_progress(request: Request, caller: Principal, body: ProgressUpdate) -> JobOut:
-    svc = services(request)
-    run = await svc.dagster.run(request.path_params["jobId"])
-    if run is None or Tag.STAGE not in run.tags:
-        raise not_found(f"job {request.path_params['jobId']}")
+@router.put("/{jobId}/progress", responses=responses(403, 404, 409))
+def put_progress(job_id: JobId, body: ProgressUpdate, svc: Svc, _: Worker) -> JobOut:
+    """Report a running job's progress (workers)."""
+    run = jobs.stage_run(svc.runs, job_id)
+    if run is None:
+        raise NotFound(f"job {job_id}")
     if run.status not in ("STARTING", "STARTED"):
-        raise ApiError(409, "conflict", f"job {run.run_id} is {run.status}, not running")
+        raise Conflict(f"job {run.run_id} is {run.status}, not running")
     event = JobEvent.for_run(
-        "job_progress",
-        run.run_id,
-        run.tags,
-        status="active",
-        progress=body.progress,
-        message=body.message,
+        "job_progress", run.run_id, run.tags, status="active", progress=body.progress
     )
-    svc.events.publish(event)
-    return (await svc.jobs([run]))[0]
-
-
-routes = [get_job, project_jobs, current_job, retry_job, put_progress]
+    svc.events.publish(event.model_copy(update={"message": body.message}))
+    return _out(jobs.with_progress([run], svc.events)[0])

@@ -1,84 +1,143 @@
-"""Projects: create one (a video URL in the store, or an upload streamed into it), list, get,
-and download what it produced (with range requests)."""
+"""Projects: upload files into your own area, create a project for one of them (or by uploading
+the video itself), list and read projects, download what they produced (with range requests)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import uuid
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+import fsspec
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+from pydantic import ValidationError
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse
 
 from dubbing_api.auth import Principal
-from dubbing_api.errors import ApiError, not_found
-from dubbing_api.models import (
-    Body,
-    MixChoices,
-    ProjectCreate,
-    ProjectCreated,
-    ProjectList,
-    ProjectOut,
-    Uploaded,
-    job_status,
-)
-from dubbing_api.routing import api
-from dubbing_api.services import Services, services
+from dubbing_api.errors import ApiError, responses
+from dubbing_api.idempotency import IdempotencyKey, derived_id, fingerprint, once
+from dubbing_api.models import ProjectCreate, ProjectCreated, ProjectList, ProjectOut, Uploaded
+from dubbing_api.services import Caller, Services, Svc, user_filter
 from dubbing_pipeline.domain import artifacts
-from dubbing_pipeline.domain.artifacts import upload_prefix
-from dubbing_pipeline.domain.errors import JobProcessingError
-from dubbing_pipeline.domain.projects import PARTITIONS, Project
+from dubbing_pipeline.domain.errors import NotFound
+from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.domain.tags import Tag, job_tags
-from dubbing_pipeline.operations import reviews
-from dubbing_pipeline.operations.projects import save_project
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.operations import jobs, projects, queues
 
-# "video" is the lip-synced video of a premium project, else the muxed one.
-ARTIFACTS = ("video", "subtitles.srt", "subtitles.vtt", "source.srt", "source.vtt")
+router = APIRouter(tags=["projects"], responses=responses())
+ProjectId = Annotated[str, PathParam(alias="projectId", min_length=1, max_length=64)]
+Filename = Annotated[
+    str, Query(pattern=r"^[\w.-]{1,100}$", description="The file's name (letters, digits, ._-)")
+]
+BINARY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary", "minLength": 1}
+            }
+        },
+    }
+}
+MEDIA_TYPES = {
+    "video": ("video/mp4", "video/x-matroska"),
+    "srt": ("application/x-subrip",),
+    "vtt": ("text/vtt",),
+}
+SUFFIX_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".srt": "application/x-subrip"}
 
 
-class FileQuery(Body):
-    filename: str = Field(default="video.mp4", pattern=r"^[\w.-]{1,100}$")
+def source_uri(svc: Services, caller: Principal, value: str, field: str) -> str:
+    """Where a caller-named source lives: a key inside the caller's own upload area (what
+    ``POST /api/uploads`` answers), or an object-storage URL under a prefix the deployment allows.
+    Anything else, and a key that is missing or a folder, gets the same answer: whether another
+    user's file exists must not be learnable from it."""
+    allowed = svc.settings.api_source_urls
+    if "://" in value:
+        if allowed and value.startswith(allowed):
+            return _readable(value, field)
+        raise ApiError(
+            400,
+            "validation_error",
+            f"{field}: object-storage URLs must start with one of {', '.join(allowed)}"
+            if allowed
+            else f"{field}: this deployment takes no object-storage URLs",
+        )
+    key = value.lstrip("/")
+    uri = svc.store.uri(*key.split("/"))
+    owned = key.startswith(artifacts.upload_prefix(caller.user_id)) and ".." not in key.split("/")
+    if not owned or not svc.store.is_file(uri):
+        raise ApiError(
+            400,
+            "validation_error",
+            f"{field}: not an upload of yours: upload the file with POST /api/uploads and pass "
+            "the key it answers",
+        )
+    return uri
 
 
-class UploadQuery(FileQuery, MixChoices):
-    target_language: str
-    source_language: str = "auto"
-    premium: bool = False
-
-
-async def _start(svc: Services, project: Project) -> ProjectCreated:
-    project = project.model_copy(update={"stt_launched_by": "creator"})
-    save_project(svc.store, project)
-    await svc.dagster.add_partition(PARTITIONS, project.id)
-    tags = job_tags(project, Stage.STT) | {Tag.PARTITION: project.id}
-    job_id = await svc.dagster.launch(Stage.STT.job_name, tags)
-    return ProjectCreated(project=await _project_out(svc, project), job_id=job_id)
-
-
-def _project(caller: Principal, **fields: object) -> Project:
+def _readable(url: str, field: str) -> str:
+    """An object-storage URL is read here, with this service's credentials, before a project
+    depends on it: a missing object, a folder, missing credentials or a filesystem that is not
+    installed are a 400 now, not three retries of STT later."""
     try:
-        return Project(user_id=caller.user_id, **{k: v for k, v in fields.items() if v is not None})
+        fs, path = fsspec.url_to_fs(url)
+        info = fs.info(path)
+    except ImportError as exc:
+        raise ApiError(400, "validation_error", f"{field}: cannot read this scheme: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise ApiError(400, "validation_error", f"{field}: no object at {url}") from exc
+    except Exception as exc:  # credentials, permissions, an unreachable endpoint
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        raise ApiError(400, "validation_error", f"{field}: cannot read {url} ({reason})") from exc
+    if info.get("type") != "file":
+        raise ApiError(400, "validation_error", f"{field}: {url} is a folder, not a file")
+    return url
+
+
+def _project(caller: Principal, **fields: Any) -> Project:
+    try:
+        return Project(user_id=caller.user_id, stt_launched_by="creator", **fields)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = (
-            {
-                "video_uri": "videoUrl",
-                "source_language": "sourceLanguage",
-                "target_language": "targetLanguage",
-                "background_uri": "backgroundUrl",
-            }.get(str(error["loc"][0]), error["loc"][0])
-            if error["loc"]
-            else "body"
-        )
+        names = {"source_language": "sourceLanguage", "target_language": "targetLanguage"}
+        field = names.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else "body"
         raise ApiError(400, "validation_error", f"{field}: {error['msg']}") from exc
 
 
-async def _project_out(svc: Services, project: Project) -> ProjectOut:
-    runs = await svc.dagster.runs({Tag.PROJECT: project.id}, limit=100)
-    stages: dict[str, str] = {}
-    for run in reversed(runs):  # oldest first, so the latest run of each stage wins
-        stages[run.tags.get(Tag.STAGE, "")] = job_status(run)
+def _mix_choices(svc: Services, caller: Principal, body: ProjectCreate) -> dict[str, Any]:
+    """What plays under the dub; a stem is named and checked exactly like the video."""
+    stem = body.background_url
+    if body.background == "stem" and not stem:
+        raise ApiError(400, "validation_error", "backgroundUrl: background 'stem' needs the stem")
+    return {
+        "background": body.background,
+        "background_uri": source_uri(svc, caller, stem, "backgroundUrl") if stem else None,
+        "original_track": body.original_track,
+    }
+
+
+def _check_languages(svc: Services, source: str, target: str) -> None:
+    """Refuse at the door what the engines cannot dub (not after a person's review)."""
+    known = svc.cache.get("capabilities", lambda: projects.capabilities(svc.runs))
+    if problem := known.problem(source, target):
+        raise ApiError(400, "validation_error", problem)
+
+
+def _start(svc: Services, project: Project) -> ProjectCreated:
+    project, job_id = projects.create_project(svc.store, svc.runs, project, start=True)
+    return ProjectCreated(project=_out(svc, project), job_id=job_id or "")
+
+
+def _out(svc: Services, project: Project) -> ProjectOut:
+    statuses = jobs.stage_statuses(jobs.project_runs(svc.runs, project.id, limit=100))
     return ProjectOut(
         id=project.id,
         user_id=project.user_id,
@@ -89,202 +148,193 @@ async def _project_out(svc: Services, project: Project) -> ProjectOut:
         background=project.background,
         background_url=svc.store.key_of(project.background_uri) if project.background_uri else None,
         created_at=project.created_at,
-        stages=stages,
+        stages=statuses,
     )
-
-
-def source_uri(svc: Services, caller: Principal, value: str, field: str) -> str:
-    """Where a caller-named source lives: a key inside the caller's own upload area (what
-    ``POST /api/uploads`` answers), or an object-storage URL under a prefix the deployment allows.
-    Anything else, and a key that is missing or a folder, gets the same answer: whether another
-    user's file exists must not be learnable from it."""
-    if "://" in value:
-        if value.startswith(svc.settings.source_url_prefixes):
-            return value
-        raise ApiError(
-            400,
-            "validation_error",
-            f"{field}: this deployment takes no object-storage URLs"
-            if not svc.settings.source_url_prefixes
-            else f"{field}: object-storage URLs must start with one of "
-            f"{', '.join(svc.settings.source_url_prefixes)}",
-        )
-    key = value.lstrip("/")
-    uri = svc.store.uri(*key.split("/"))
-    owned = key.startswith(upload_prefix(caller.user_id)) and ".." not in key.split("/")
-    if not owned or not svc.store.is_file(uri):
-        raise ApiError(
-            400,
-            "validation_error",
-            f"{field}: no upload {value!r} of yours: upload the file with POST /api/uploads "
-            "and pass the key it answers",
-        )
-    return uri
-
-
-@api(
-    "POST",
-    "/api/projects",
-    "Create a project for a video you uploaded (POST /api/uploads) or an allowed URL",
-    body=ProjectCreate,
-    response=ProjectCreated,
-    status=201,
-)
-async def create_project(
-    request: Request, caller: Principal, body: ProjectCreate
-) -> ProjectCreated:
-    svc = services(request)
-    project = _project(
-        caller,
-        video_uri=source_uri(svc, caller, body.video_url, "videoUrl"),
-        source_language=body.source_language,
-        target_language=body.target_language,
-        premium=body.premium,
-        **_mix_choices(svc, caller, body),
-    )
-    return await _start(svc, project)
-
-
-def _mix_choices(svc: Services, caller: Principal, choices: MixChoices) -> dict[str, object]:
-    """The project's background choices; a stem is named and checked exactly like the video."""
-    stem = choices.background_url
-    if choices.background == "stem" and not stem:
-        raise ApiError(400, "validation_error", "backgroundUrl: background 'stem' needs the stem")
-    return {
-        "background": choices.background,
-        "background_uri": source_uri(svc, caller, stem, "backgroundUrl") if stem else None,
-        "original_track": choices.original_track,
-    }
 
 
 async def _receive(request: Request, svc: Services, uri: str) -> None:
-    """Stream the request body into the store at ``uri``, refusing more than the upload limit
-    and an empty body."""
+    """Stream the request body to a local file, refusing more than the upload limit and an empty
+    body, then publish it to the store (off the event loop: it may be an upload)."""
     limit = svc.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
-    size = 0
-    with svc.store.writing(uri) as local, Path(local).open("wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
-            out.write(chunk)
+    handle, name = tempfile.mkstemp(prefix="dubbing-upload-")
+    local, size = Path(name), 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(
+                        413, "payload_too_large", f"uploads are limited to {limit} bytes"
+                    )
+                out.write(chunk)
         if size == 0:
             raise ApiError(400, "validation_error", "body: the upload is empty")
+        await run_in_threadpool(svc.store.publish, local, uri)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            local.unlink()
 
 
 def _upload_uri(svc: Services, caller: Principal, filename: str) -> str:
-    key = f"{upload_prefix(caller.user_id)}{uuid.uuid4().hex[:12]}-{filename}"
+    key = f"{artifacts.upload_prefix(caller.user_id)}{uuid.uuid4().hex[:12]}-{filename}"
     return svc.store.uri(*key.split("/"))
 
 
-@api(
-    "POST",
+@router.post(
     "/api/uploads",
-    "Upload a file (a video, a background stem) into your own upload area",
-    query=FileQuery,
-    response=Uploaded,
-    status=201,
+    status_code=201,
+    responses=responses(413),
+    openapi_extra=BINARY,
 )
-async def upload_file(request: Request, caller: Principal, query: FileQuery) -> Uploaded:
-    svc = services(request)
-    uri = _upload_uri(svc, caller, query.filename)
+async def upload_file(
+    request: Request, svc: Svc, caller: Caller, filename: Filename = "video.mp4"
+) -> Uploaded:
+    """Upload a file (a video, a background stem) into your own upload area."""
+    uri = _upload_uri(svc, caller, filename)
     await _receive(request, svc, uri)
     return Uploaded(key=svc.store.key_of(uri))
 
 
-@api(
-    "POST",
-    "/api/projects/upload",
-    "Create a project by uploading the video (request body)",
-    query=UploadQuery,
-    response=ProjectCreated,
-    status=201,
+@router.post(
+    "/api/projects",
+    status_code=201,
+    response_model=ProjectCreated,
+    responses=responses(422),
 )
-async def upload_project(request: Request, caller: Principal, query: UploadQuery) -> ProjectCreated:
-    svc = services(request)
+def create_project(
+    body: ProjectCreate,
+    request: Request,
+    svc: Svc,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Create a project for a video you uploaded (POST /api/uploads) or an allowed URL; its
+    transcription starts at once."""
+
+    def create() -> ProjectCreated:
+        project = _project(
+            caller,
+            **(
+                {"id": derived_id(caller.user_id, idempotency_key, "p-")} if idempotency_key else {}
+            ),
+            video_uri=source_uri(svc, caller, body.video_url, "videoUrl"),
+            source_language=body.source_language,
+            target_language=body.target_language,
+            premium=body.premium,
+            **_mix_choices(svc, caller, body),
+        )
+        _check_languages(svc, project.source_language, project.target_language)
+        return _start(svc, project)
+
+    request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    return once(svc.idempotency, caller.user_id, idempotency_key, request_print, 201, create)
+
+
+@router.post(
+    "/api/projects/upload",
+    status_code=201,
+    response_model=ProjectCreated,
+    responses=responses(413, 422),
+    openapi_extra=BINARY,
+)
+async def upload_project(
+    request: Request,
+    svc: Svc,
+    caller: Caller,
+    target_language: Annotated[str, Query(alias="targetLanguage", min_length=2, max_length=35)],
+    source_language: Annotated[str, Query(alias="sourceLanguage", max_length=35)] = "auto",
+    premium: bool = False,
+    filename: Filename = "video.mp4",
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Create a project by uploading the video (the request body, streamed)."""
+    query = {"target": target_language, "source": source_language, "premium": premium}
+    request_print = fingerprint("POST", request.url.path, query | {"filename": filename})
+    if idempotency_key and svc.idempotency.get(caller.user_id, idempotency_key):
+        # answered before: the kept answer (or a 422), without taking the upload again
+        return once(svc.idempotency, caller.user_id, idempotency_key, request_print, 201, _never)
     project = _project(
         caller,
+        **({"id": derived_id(caller.user_id, idempotency_key, "p-")} if idempotency_key else {}),
         video_uri="pending",
-        source_language=query.source_language,
-        target_language=query.target_language,
-        premium=query.premium,
-        **_mix_choices(svc, caller, query),
+        source_language=source_language,
+        target_language=target_language,
+        premium=premium,
     )
-    uri = _upload_uri(svc, caller, query.filename)
+    await run_in_threadpool(_check_languages, svc, source_language, target_language)
+    uri = _upload_uri(svc, caller, filename)
     await _receive(request, svc, uri)
-    return await _start(svc, project.model_copy(update={"video_uri": uri}))
-
-
-class ProjectsQuery(Body):
-    limit: int = Field(default=50, ge=1, le=500)
-
-
-@api(
-    "GET",
-    "/api/projects",
-    "The caller's projects, newest first",
-    query=ProjectsQuery,
-    response=ProjectList,
-)
-async def list_projects(request: Request, caller: Principal, query: ProjectsQuery) -> ProjectList:
-    svc = services(request)
-    tags = {Tag.STAGE: Stage.STT.value} | ({} if caller.is_admin else {Tag.USER: caller.user_id})
-    ids = dict.fromkeys(
-        r.tags[Tag.PROJECT] for r in await svc.dagster.runs(tags, limit=query.limit)
+    started = project.model_copy(update={"video_uri": uri})
+    return await run_in_threadpool(
+        once,
+        svc.idempotency,
+        caller.user_id,
+        idempotency_key,
+        request_print,
+        201,
+        lambda: _start(svc, started),
     )
-    return ProjectList(projects=[await _project_out(svc, svc.own_project(caller, i)) for i in ids])
 
 
-@api("GET", "/api/projects/{projectId}", "One project and its stages", response=ProjectOut)
-async def get_project(request: Request, caller: Principal) -> ProjectOut:
-    svc = services(request)
-    return await _project_out(svc, svc.own_project(caller, request.path_params["projectId"]))
+def _never() -> ProjectCreated:
+    raise AssertionError("a kept answer is replayed, never produced again")
 
 
-@api(
-    "GET",
+@router.get("/api/projects")
+def list_projects(
+    svc: Svc, caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> ProjectList:
+    """The caller's projects, newest first (a project whose manifest cannot be read is left out,
+    never failing the list)."""
+    found = queues.jobs(svc.runs, stage=Stage.STT, user_id=user_filter(caller), limit=limit)
+    listed: list[ProjectOut] = []
+    for project_id in dict.fromkeys(run.tags[Tag.PROJECT] for run in found):
+        try:
+            listed.append(_out(svc, svc.own_project(caller, project_id)))
+        except NotFound:
+            continue
+    return ProjectList(projects=listed)
+
+
+@router.get("/api/projects/{projectId}", responses=responses(404))
+def get_project(project_id: ProjectId, svc: Svc, caller: Caller) -> ProjectOut:
+    """One project and its stages."""
+    return _out(svc, svc.own_project(caller, project_id))
+
+
+@router.get(
     "/api/projects/{projectId}/artifacts/{name}",
-    "Download the dubbed video or subtitles (video, subtitles.srt/.vtt, source.srt/.vtt)",
-    content_type="application/octet-stream",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file (range requests are served)",
+            "content": {t: {} for types in MEDIA_TYPES.values() for t in types},
+        },
+        206: {"description": "A range of the file"},
+        **responses(404),
+    },
 )
-async def get_artifact(request: Request, caller: Principal) -> Response:
-    svc = services(request)
-    project = svc.own_project(caller, request.path_params["projectId"])
-    name = request.path_params["name"]
-    if name not in ARTIFACTS:
-        raise not_found(f"artifact {name!r} (artifacts: {', '.join(ARTIFACTS)})")
-    uri = _artifact_uri(svc, project, name)
-    if uri is None or not svc.store.exists(uri):
-        raise not_found(f"{name} of project {project.id} (not produced yet)")
-    with svc.store.reading(uri) as path:  # local stores hand out the file itself
-        return FileResponse(path, filename=f"{project.id}-{Path(uri).name}")
-
-
-def _artifact_uri(svc: Services, project: Project, name: str) -> str | None:
-    if name != "video":
-        role, suffix = name.split(".")
-        stage = Stage.MT if role == "subtitles" else Stage.STT
-        try:  # the detected language names the file when the source language was "auto"
-            language = reviews.load_segments(svc.store, project.id, stage).language
-        except JobProcessingError:
-            return None
-        name = artifacts.subtitles(
-            "target" if role == "subtitles" else "source",
-            language,
-            "srt" if suffix == "srt" else "vtt",
-        )
-        return svc.store.artifact_uri(project.id, Stage.MUXING, name)
-    stages = [Stage.LIP_SYNC, Stage.MUXING] if project.premium else [Stage.MUXING]
-    for stage in stages:
-        stem = artifacts.LIPSYNCED if stage is Stage.LIP_SYNC else artifacts.DUBBED
-        for suffix in artifacts.VIDEO_SUFFIXES:
-            uri = svc.store.artifact_uri(project.id, stage, stem + suffix)
-            if svc.store.exists(uri):
-                return uri
-    return None
-
-
-routes = [create_project, upload_file, upload_project, list_projects, get_project, get_artifact]
+def get_artifact(
+    project_id: ProjectId,
+    name: Annotated[str, PathParam(json_schema_extra={"enum": list(artifacts.DELIVERABLES)})],
+    svc: Svc,
+    caller: Caller,
+) -> FileResponse:
+    """Download the dubbed video (lip-synced for premium projects) or the subtitles."""
+    project = svc.own_project(caller, project_id)
+    if name not in artifacts.DELIVERABLES:
+        raise NotFound(f"artifact {name!r} (artifacts: {', '.join(artifacts.DELIVERABLES)})")
+    uri = projects.deliverable_uri(svc.store, project, name)  # type: ignore[arg-type]
+    if uri is None:
+        raise NotFound(f"{name} of project {project.id} (not produced yet)")
+    # A remote store's file is copied here, and deleted only once it has been sent.
+    local, temporary = svc.store.local_file(uri)
+    return FileResponse(
+        local,
+        filename=f"{project.id}-{Path(uri).name}",
+        media_type=SUFFIX_TYPES.get(Path(uri).suffix, "text/vtt"),
+        background=BackgroundTask(local.unlink) if temporary else None,
+    )

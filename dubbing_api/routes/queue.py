@@ -2,144 +2,128 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from pydantic import Field
+from fastapi import APIRouter, Body, Path, Query
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-from dubbing_api.auth import Principal
-from dubbing_api.dagster_client import Overview, runs_filter
+from dubbing_api.errors import responses
+from dubbing_api.idempotency import IdempotencyKey, fingerprint, once
 from dubbing_api.models import (
     Accepted,
     AllQueueStats,
-    Body,
     CleanRequest,
     JobList,
+    JobOut,
     QueueState,
-    QueueStats,
+    QueueStatsOut,
 )
-from dubbing_api.routing import api
-from dubbing_api.services import Services, queue, services, user_filter
+from dubbing_api.services import Admin, Caller, Services, Svc, user_filter
+from dubbing_pipeline.domain.errors import NotFound
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.domain.tags import Tag
-from dubbing_pipeline.operations import queues
+from dubbing_pipeline.infra.settings import pool_limit
+from dubbing_pipeline.operations import jobs, queues
+from dubbing_pipeline.operations.runs import JobStatus
 
-ADMIN = ("admin",)
-
-
-class JobsQuery(Body):
-    status: Literal["waiting", "active", "completed", "failed", "delayed"] | None = None
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = Field(default=None, description="The last job id of the previous page.")
-
-
-async def stats_of(svc: Services, stages: list[Stage]) -> list[QueueStats]:
-    """Every stage's counts, started runs (for delayed) and pool limit, in one GraphQL request,
-    shared for ``cache_ttl_s`` by every request: 20 run counts are the webserver's heaviest read."""
-    key = ("queue-stats", *stages)
-    overview = await svc.cache.get(key, lambda: _overview(svc, stages))
-    result = []
-    for stage in stages:
-        paused = overview.pool_limits[stage.pool] == 0
-        stage_counts = {g: overview.counts[f"{stage}:{g}"] for g in queues.STATUS_GROUPS}
-        started = [r.tags for r in overview.runs[stage.value]]
-        stats = queues.queue_stats(stage_counts, started, paused)
-        result.append(QueueStats(queue=stage.value, is_paused=paused, **stats))
-    return result
+router = APIRouter(prefix="/api/queue", tags=["queues"], responses=responses())
+QueueName = Annotated[
+    str,
+    Path(
+        description="A queue is a stage; any other name is a 404.",
+        json_schema_extra={"enum": [s.value for s in Stage]},
+    ),
+]
 
 
-async def _overview(svc: Services, stages: list[Stage]) -> Overview:
-    return await svc.dagster.overview(
-        counts={
-            f"{stage}:{group}": runs_filter({Tag.STAGE: stage.value}, statuses)
-            for stage in stages
-            for group, statuses in queues.STATUS_GROUPS.items()
-        },
-        runs={s.value: (runs_filter({Tag.STAGE: s.value}, ["STARTED"]), 500) for s in stages},
-        pools=[stage.pool for stage in stages],
+def stage_of(name: str) -> Stage:
+    try:
+        return Stage(name)
+    except ValueError:
+        raise NotFound(f"queue {name!r} (queues: {', '.join(s.value for s in Stage)})") from None
+
+
+def stats_of(svc: Services, stages: list[Stage]) -> list[QueueStatsOut]:
+    """Shared for ``api_cache_ttl_s`` by every request: 20 run counts are the webserver's
+    heaviest read."""
+    found = svc.cache.get(("queue-stats", *stages), lambda: queues.stats(svc.runs, stages))
+    return [QueueStatsOut.model_validate(s.model_dump()) for s in found]
+
+
+@router.get("/stats", responses=responses(403))
+def all_queue_stats(svc: Svc, _: Admin) -> AllQueueStats:
+    """Stats of every queue."""
+    return AllQueueStats(queues=stats_of(svc, list(Stage)))
+
+
+@router.get("/stats/{queue}", responses=responses(403, 404))
+def queue_stats(queue: QueueName, svc: Svc, _: Admin) -> QueueStatsOut:
+    """Stats of one queue."""
+    return stats_of(svc, [stage_of(queue)])[0]
+
+
+@router.get("/{queue}/jobs", responses=responses(403, 404))
+def queue_jobs(
+    queue: QueueName,
+    svc: Svc,
+    caller: Caller,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[
+        str | None, Query(description="The last job id of the previous page.")
+    ] = None,
+) -> JobList:
+    """A queue's jobs, newest first (a user sees their own)."""
+    stage, user = stage_of(queue), user_filter(caller)
+    found = svc.cache.get(
+        ("queue-jobs", stage, user, status, limit, cursor),
+        lambda: queues.jobs(
+            svc.runs, stage=stage, status=status, user_id=user, limit=limit, cursor=cursor
+        ),
     )
+    listed = [JobOut.model_validate(j.model_dump()) for j in jobs.with_progress(found, svc.events)]
+    return JobList(jobs=listed, next_cursor=found[-1].run_id if len(found) == limit else None)
 
 
-@api("GET", "/api/queue/stats", "Stats of every queue", roles=ADMIN, response=AllQueueStats)
-async def all_queue_stats(request: Request, caller: Principal) -> AllQueueStats:
-    return AllQueueStats(queues=await stats_of(services(request), list(Stage)))
-
-
-@api("GET", "/api/queue/stats/{queue}", "Stats of one queue", roles=ADMIN, response=QueueStats)
-async def queue_stats(request: Request, caller: Principal) -> QueueStats:
-    (stats,) = await stats_of(services(request), [queue(request.path_params["queue"])])
-    return stats
-
-
-@api(
-    "GET",
-    "/api/queue/{queue}/jobs",
-    "A queue's jobs, newest first",
-    query=JobsQuery,
-    response=JobList,
-)
-async def queue_jobs(request: Request, caller: Principal, query: JobsQuery) -> JobList:
-    svc, stage = services(request), queue(request.path_params["queue"])
-    group = "active" if query.status == "delayed" else query.status
-    statuses = queues.STATUS_GROUPS[group] if group else None
-    tags = {Tag.STAGE: stage.value} | user_filter(caller)
-    runs = await svc.cache.get(
-        ("queue-jobs", *tags.items(), statuses, query.limit, query.cursor),
-        lambda: svc.dagster.runs(tags, statuses, limit=query.limit, cursor=query.cursor),
-    )
-    jobs = await svc.jobs(runs)
-    if query.status in ("delayed", "active"):
-        jobs = [j for j in jobs if (j.status == "delayed") == (query.status == "delayed")]
-    next_cursor = runs[-1].run_id if len(runs) == query.limit else None
-    return JobList(jobs=jobs, next_cursor=next_cursor)
-
-
-@api(
-    "POST",
-    "/api/queue/{queue}/pause",
-    "Start no new job of this queue",
-    roles=ADMIN,
-    response=QueueState,
-)
-async def pause_queue(request: Request, caller: Principal) -> QueueState:
-    stage, svc = queue(request.path_params["queue"]), services(request)
-    await svc.dagster.set_pool_limit(stage.pool, 0)
+@router.post("/{queue}/pause", responses=responses(403, 404))
+def pause_queue(queue: QueueName, svc: Svc, _: Admin) -> QueueState:
+    """Start no new job of this queue (running ones finish, queued ones wait)."""
+    stage = stage_of(queue)
+    queues.pause(svc.runs, stage)
     svc.cache.clear()
-    return QueueState(queue=stage.value, is_paused=True)
+    return QueueState(queue=stage, is_paused=True)
 
 
-@api(
-    "POST",
-    "/api/queue/{queue}/resume",
-    "Let the queue's jobs start again",
-    roles=ADMIN,
-    response=QueueState,
-)
-async def resume_queue(request: Request, caller: Principal) -> QueueState:
-    stage, svc = queue(request.path_params["queue"]), services(request)
-    await svc.dagster.set_pool_limit(stage.pool, stage.pool_limit)
+@router.post("/{queue}/resume", responses=responses(403, 404))
+def resume_queue(queue: QueueName, svc: Svc, _: Admin) -> QueueState:
+    """Let the queue's jobs start again."""
+    stage = stage_of(queue)
+    queues.resume(svc.runs, stage, pool_limit(stage))
     svc.cache.clear()
-    return QueueState(queue=stage.value, is_paused=False)
+    return QueueState(queue=stage, is_paused=False)
 
 
-@api(
-    "POST",
-    "/api/queue/{queue}/clean",
-    "Delete old finished jobs (runs clean_runs_job)",
-    roles=ADMIN,
-    body=CleanRequest,
-    response=Accepted,
-    status=202,
+@router.post(
+    "/{queue}/clean",
+    status_code=202,
+    response_model=Accepted,
+    responses=responses(403, 404, 422),
 )
-async def clean_queue(request: Request, caller: Principal, body: CleanRequest) -> Accepted:
-    stage = queue(request.path_params["queue"])
-    config = body.model_dump() | {"stages": [stage.value]}
-    job_id = await services(request).dagster.launch(
-        "clean_runs_job",
-        {Tag.MAINTENANCE: "clean"},
-        {"ops": {"clean_runs": {"config": config}}},
-    )
-    return Accepted(job_id=job_id, message=f"cleaning {stage} by the retention rules")
+def clean_queue(
+    queue: QueueName,
+    request: Request,
+    svc: Svc,
+    caller: Admin,
+    idempotency_key: IdempotencyKey = None,
+    body: Annotated[CleanRequest, Body()] = CleanRequest(),  # noqa: B008 - never mutated
+) -> JSONResponse:
+    """Delete old finished jobs by the retention rules (runs ``clean_runs_job``; while one is
+    waiting or running for this queue, that one is the answer)."""
+    stage = stage_of(queue)
 
+    def clean() -> Accepted:
+        job_id = queues.request_clean(svc.runs, [stage], body)
+        return Accepted(job_id=job_id, message=f"cleaning {stage} by the retention rules")
 
-routes = [all_queue_stats, queue_stats, queue_jobs, pause_queue, resume_queue, clean_queue]
+    request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    return once(svc.idempotency, caller.user_id, idempotency_key, request_print, 202, clean)

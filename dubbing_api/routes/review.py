@@ -1,35 +1,38 @@
 """Human review of the transcript and the translation: read, approve (with edits), reject.
-The decision is written beside the segments and recorded in Dagster as an observation (through
-GraphQL). An approval launches the next stage's job at once; review_gate_sensor, reading the
-observation, is the safety net."""
+One implementation (``operations.approvals``): the decision is written beside the segments,
+the next stage starts at once, and Dagster records the decision (review_gate_sensor, reading
+it, is the safety net). Repeating an approval or a rejection changes nothing."""
 
 from __future__ import annotations
 
-import logging
+from typing import Annotated
 
+from fastapi import APIRouter, Body, Path
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from dubbing_api.auth import Principal
-from dubbing_api.errors import ApiError, not_found
+from dubbing_api.errors import responses
+from dubbing_api.idempotency import IdempotencyKey, fingerprint, once
 from dubbing_api.models import ApproveRequest, RejectRequest, ReviewOut, SegmentOut
-from dubbing_api.routing import api
-from dubbing_api.services import Services, services
-from dubbing_pipeline.defs import handoff
-from dubbing_pipeline.domain import review
+from dubbing_api.services import Caller, Services, Svc
+from dubbing_pipeline.domain.errors import NotFound
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations import approvals, reviews
 
-PATH = "/api/projects/{projectId}/review/{stage}"
-log = logging.getLogger(__name__)
+router = APIRouter(
+    prefix="/api/projects/{projectId}/review/{stage}", tags=["review"], responses=responses()
+)
+REVIEWED = ("transcript", "translation")
+ProjectId = Annotated[str, Path(alias="projectId", min_length=1, max_length=64)]
+StageName = Annotated[str, Path(json_schema_extra={"enum": list(REVIEWED)})]
 
 
-def _target(request: Request, caller: Principal) -> tuple[Services, str, Stage]:
-    svc = services(request)
-    project = svc.own_project(caller, request.path_params["projectId"])
-    name = request.path_params["stage"]
-    if name not in ("transcript", "translation"):
-        raise not_found(f"review stage {name!r} (transcript or translation)")
-    return svc, project.id, Stage.parse(name)
+def _target(svc: Services, caller: Principal, project_id: str, name: str) -> tuple[str, Stage]:
+    project = svc.own_project(caller, project_id)
+    if name not in REVIEWED:
+        raise NotFound(f"review stage {name!r} (transcript or translation)")
+    return project.id, Stage.parse(name)
 
 
 def _out(svc: Services, project_id: str, stage: Stage) -> ReviewOut:
@@ -38,7 +41,7 @@ def _out(svc: Services, project_id: str, stage: Stage) -> ReviewOut:
     segments = decision.segments if decision and decision.segments else doc
     return ReviewOut(
         project_id=project_id,
-        stage=stage.asset_name,  # type: ignore[arg-type]
+        stage="transcript" if stage is Stage.STT else "translation",
         language=doc.language,
         segments=[SegmentOut(**s.model_dump(exclude={"words"})) for s in segments.segments],
         decision=decision.decision if decision else "pending",
@@ -46,56 +49,58 @@ def _out(svc: Services, project_id: str, stage: Stage) -> ReviewOut:
     )
 
 
-@api("GET", PATH, "A stage's segments for review, with the current decision", response=ReviewOut)
-async def get_review(request: Request, caller: Principal) -> ReviewOut:
-    return _out(*_target(request, caller))
+@router.get("", responses=responses(404))
+def get_review(project_id: ProjectId, stage: StageName, svc: Svc, caller: Caller) -> ReviewOut:
+    """A stage's segments for review, with the current decision."""
+    return _out(svc, *_target(svc, caller, project_id, stage))
 
 
-@api(
-    "POST",
-    PATH + "/approve",
-    "Approve the segments, with text edits by segment id",
-    body=ApproveRequest,
-    response=ReviewOut,
-)
-async def approve(request: Request, caller: Principal, body: ApproveRequest) -> ReviewOut:
-    svc, project_id, stage = _target(request, caller)
-    decision = reviews.approve(
-        svc.store, project_id, stage, reviewer=caller.user_id, edits=body.edits
-    )
-    await _hand_off(svc, project_id, stage, decision.id)
-    await svc.dagster.observe(stage.asset_name, project_id, review.describe(decision))
-    return _out(svc, project_id, stage)
+@router.post("/approve", response_model=ReviewOut, responses=responses(404, 422))
+def approve(
+    project_id: ProjectId,
+    stage: StageName,
+    request: Request,
+    svc: Svc,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+    body: Annotated[ApproveRequest, Body()] = ApproveRequest(),  # noqa: B008 - never mutated
+) -> JSONResponse:
+    """Approve the segments, with text edits by segment id; the next stage starts."""
+    project, reviewed = _target(svc, caller, project_id, stage)
+
+    def decide() -> ReviewOut:
+        approvals.approve(
+            svc.store,
+            svc.runs,
+            project,
+            reviewed,
+            reviewer=caller.user_id,
+            edits=body.parsed_edits(),
+        )
+        return _out(svc, project, reviewed)
+
+    request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    return once(svc.idempotency, caller.user_id, idempotency_key, request_print, 200, decide)
 
 
-async def _hand_off(svc: Services, project_id: str, stage: Stage, decision_id: str) -> None:
-    """Launch the next stage now, as review_gate_sensor would (same run key and sensor name, so
-    its next tick launches nothing more). If this fails, the sensor still does it."""
-    request = handoff.approval_request(log, svc.store, project_id, stage, decision_id)
-    if request is None or request.job_name is None:
-        return
-    try:
-        if not await svc.dagster.runs({handoff.RUN_KEY_TAG: request.run_key or ""}, limit=1):
-            tags = handoff.as_sensor(request, handoff.REVIEW_SENSOR)
-            await svc.dagster.launch(request.job_name, tags)
-    except ApiError as exc:
-        log.warning(f"{project_id}: {stage} hand-off failed ({exc}); the sensor will launch it")
+@router.post("/reject", response_model=ReviewOut, responses=responses(404, 422))
+def reject(
+    project_id: ProjectId,
+    stage: StageName,
+    body: RejectRequest,
+    request: Request,
+    svc: Svc,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Reject the segments, with a reason."""
+    project, reviewed = _target(svc, caller, project_id, stage)
 
+    def decide() -> ReviewOut:
+        approvals.reject(
+            svc.store, svc.runs, project, reviewed, reviewer=caller.user_id, reason=body.reason
+        )
+        return _out(svc, project, reviewed)
 
-@api(
-    "POST",
-    PATH + "/reject",
-    "Reject the segments, with a reason",
-    body=RejectRequest,
-    response=ReviewOut,
-)
-async def reject(request: Request, caller: Principal, body: RejectRequest) -> ReviewOut:
-    svc, project_id, stage = _target(request, caller)
-    decision = reviews.reject(
-        svc.store, project_id, stage, reviewer=caller.user_id, reason=body.reason
-    )
-    await svc.dagster.observe(stage.asset_name, project_id, review.describe(decision))
-    return _out(svc, project_id, stage)
-
-
-routes = [get_review, approve, reject]
+    request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    return once(svc.idempotency, caller.user_id, idempotency_key, request_print, 200, decide)

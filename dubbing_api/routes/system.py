@@ -1,64 +1,61 @@
-"""Health, Prometheus metrics and the OpenAPI document."""
+"""Health and Prometheus metrics."""
 
 from __future__ import annotations
 
+from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from starlette.requests import Request
+from redis.exceptions import RedisError
 from starlette.responses import JSONResponse, Response
 
-from dubbing_api.dagster_client import runs_filter
-from dubbing_api.errors import ApiError
 from dubbing_api.models import Health
-from dubbing_api.openapi import openapi_schema
+from dubbing_api.routes.dead_letter import open_count
 from dubbing_api.routes.queue import stats_of
-from dubbing_api.routing import api
-from dubbing_api.services import services
+from dubbing_api.services import Svc
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.domain.tags import Tag
-from dubbing_pipeline.operations import dead_letter
+from dubbing_pipeline.operations import queues
+from dubbing_pipeline.operations.runs import RunStoreError, RunStoreUnavailable
 
-QUEUE_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused")
+router = APIRouter(tags=["system"])
 
 
-@api(
-    "GET",
+@router.get(
     "/healthz",
-    "Liveness and the reachability of Dagster and Redis",
-    roles=None,
-    response=Health,
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Dagster or Redis is unreachable"}},
 )
-async def healthz(request: Request) -> Response:
-    svc = services(request)
+def healthz(svc: Svc) -> JSONResponse:
+    """Liveness, and whether Dagster and Redis answer (no token needed)."""
     dagster = redis = "ok"
     try:
-        await svc.dagster.ping()
-    except ApiError as exc:
-        dagster = exc.message
+        svc.runs.ping()
+    except (RunStoreUnavailable, RunStoreError) as exc:
+        dagster = str(exc)
     try:
-        svc.redis.ping()
-    except Exception as exc:
+        svc.events.ping()
+    except RedisError as exc:
         redis = f"unreachable: {exc}"
     ok = dagster == redis == "ok"
     body = Health(status="ok" if ok else "degraded", dagster=dagster, redis=redis)
     return JSONResponse(body.model_dump(by_alias=True), 200 if ok else 503)
 
 
-@api(
-    "GET",
+@router.get(
     "/metrics",
-    "Prometheus metrics: queue depths, job durations, dead letter size",
-    roles=None,
-    content_type=CONTENT_TYPE_LATEST,
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"},
+        503: {"description": "Dagster's webserver is unreachable"},
+    },
 )
-async def metrics(request: Request) -> Response:
-    svc = services(request)
+def metrics(svc: Svc) -> Response:
+    """Prometheus metrics: queue depths, job durations, dead letter size (no token needed)."""
     registry = CollectorRegistry()
     depth = Gauge(
         "dubbing_queue_jobs", "Jobs by queue and state", ["queue", "state"], registry=registry
     )
-    for stats in await stats_of(svc, list(Stage)):
-        for state in QUEUE_STATES:
-            depth.labels(stats.queue, state).set(getattr(stats, state))
+    for stats in stats_of(svc, list(Stage)):
+        for state in queues.QUEUE_STATES:
+            depth.labels(stats.queue.value, state).set(getattr(stats, state))
     duration = Gauge(
         "dubbing_job_duration_seconds",
         "Mean run time of the last 100 finished jobs",
@@ -66,17 +63,9 @@ async def metrics(request: Request) -> Response:
         registry=registry,
     )
     for stage in Stage:
-        runs = await svc.dagster.runs({Tag.STAGE: stage.value}, ["SUCCESS"], limit=100)
+        runs = queues.jobs(svc.runs, stage=stage, status=queues.JobStatus.COMPLETED, limit=100)
         spans = [r.ended - r.started for r in runs if r.started and r.ended]
         duration.labels(stage.value).set(sum(spans) / len(spans) if spans else 0)
-    dead = await svc.dagster.counts({"open": runs_filter({dead_letter.STATE: "open"})})
     dlq = Gauge("dubbing_dead_letter_jobs", "Open dead letter entries", registry=registry)
-    dlq.set(dead["open"])
+    dlq.set(open_count(svc))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-
-async def openapi(request: Request) -> Response:
-    return JSONResponse(openapi_schema(request.app.routes, "dubbing_api", "0.1.0"))
-
-
-routes = [healthz, metrics]

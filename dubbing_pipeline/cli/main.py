@@ -8,6 +8,7 @@ default), so every run also shows in the Dagster UI. Review gates stop the comma
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dubbing_pipeline.cli.runner import materialize_stage, stage_failure
+from dubbing_pipeline.cli.runner import materialize_stage, run_store, stage_failure
 from dubbing_pipeline.cli.sample import make_sample_video
 from dubbing_pipeline.defs.resources import default_resources
 from dubbing_pipeline.domain.background import METHODS
@@ -29,7 +30,7 @@ from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.infra import media, mix
-from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations import approvals, reviews
 from dubbing_pipeline.operations.projects import create_project, load_project, save_project
 
 console = Console()
@@ -89,7 +90,7 @@ def _create(
         _check_stem(Path(project.background_uri), Path(project.video_uri), resources["mixer"])
     if project.background == "demucs" and (reason := resources["separator"].unavailable()):
         raise SystemExit(f"VALIDATION: background 'demucs' is not available here: {reason}")
-    project = create_project(instance, resources["store"], project)
+    project, _ = create_project(resources["store"], run_store(instance), project)
     console.print(
         f"project [bold]{project.id}[/]: {project.source_language} -> "
         f"{project.target_language} ({project.tier})"
@@ -148,8 +149,7 @@ def _auto_approve(
     """Approve a stage's output unless it already has a current decision (demos only)."""
     store = resources["store"]
     if reviews.current_decision(store, project.id, stage) is None:
-        decision = reviews.approve(store, project.id, stage, reviewer="auto-approve (demo)")
-        reviews.record(instance, decision)
+        approvals.approve(store, run_store(instance), project.id, stage, reviewer="auto (demo)")
 
 
 def _approve(args: argparse.Namespace) -> int:
@@ -157,10 +157,10 @@ def _approve(args: argparse.Namespace) -> int:
     edits = dict(_parse_edit(e) for e in args.edit)
     stage = Stage.parse(args.stage)
     with DagsterInstance.get() as instance:
-        decision = reviews.approve(
-            resources["store"], args.project, stage, reviewer=args.user, edits=edits
+        runs = run_store(instance)  # a sensor-driven project's next stage starts at once
+        approvals.approve(
+            resources["store"], runs, args.project, stage, reviewer=args.user, edits=edits
         )
-        reviews.record(instance, decision)
     console.print(f"approved {stage.asset_name} of {args.project} ({len(edits)} edits)")
     return 0
 
@@ -254,7 +254,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--from", dest="source", default="auto", help="source language")
         command.add_argument("--premium", action="store_true", help="also run lip-sync")
         command.add_argument("--project", help="project id (default: generated)")
-        command.add_argument("--user", default=os.environ.get("USER", "local"))
+        command.add_argument("--user", default=getpass.getuser())
     for command in (dub, submit, resume):
         _mix_arguments(command)
     dub.add_argument("--approve-all", action="store_true", help="auto-approve reviews (demo)")
@@ -267,7 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("project")
     approve.add_argument("stage", help="transcript or translation")
     approve.add_argument("--edit", action="append", default=[], metavar="ID=TEXT")
-    approve.add_argument("--user", default=os.environ.get("USER", "local"))
+    approve.add_argument("--user", default=getpass.getuser())
     approve.set_defaults(handler=_approve)
     sample = sub.add_parser("sample", help="make a ~20 s English sample video")
     sample.add_argument("out")

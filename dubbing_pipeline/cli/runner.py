@@ -12,6 +12,7 @@ from dubbing_pipeline.defs.resources import default_resources
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import job_tags
+from dubbing_pipeline.operations.instance_store import InstanceRunStore
 
 
 def materialize_stage(
@@ -33,6 +34,13 @@ def materialize_stage(
         tags=job_tags(project, stage),
         raise_on_error=raise_on_error,
     )
+
+
+def run_store(instance: DagsterInstance) -> InstanceRunStore:
+    """The operations' run store on ``instance``, able to launch this code location's jobs."""
+    from dubbing_pipeline.definitions import resolve_job  # loads the code location: only here
+
+    return InstanceRunStore(instance, resolve_job)
 
 
 def stage_failure(result: ExecuteInProcessResult) -> tuple[str, str] | None:

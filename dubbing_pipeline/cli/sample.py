@@ -41,7 +41,7 @@ def make_sample_video(
         duration = sum(f / r + gap_s for f, r in map(media.wav_samples, paths))
         video = ffmpeg.input(f"testsrc2=size={size}:rate=25", f="lavfi", t=f"{duration:.3f}")
         streams = [video, speech] if with_audio else [video]
-        options = {
+        options: dict[str, str | int] = {
             "c:v": "libx264",
             "preset": "veryfast",
             "pix_fmt": "yuv420p",

@@ -8,19 +8,18 @@ Configured in dagster.yaml; publishes only when ``DUBBING_REDIS_URL`` is set.
 
 from __future__ import annotations
 
-import os
-
 from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
 
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra.events import EventPublisher, JobEvent
+from dubbing_pipeline.infra.settings import settings
 
 
 class EventingRunCoordinator(QueuedRunCoordinator):
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = super().submit_run(context)
         if Tag.STAGE in run.tags:
-            publisher = EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None)
+            publisher = EventPublisher(redis_url=settings().redis_url)
             publisher.publish(
                 JobEvent.for_run("job_created", run.run_id, run.tags, status="waiting")
             )

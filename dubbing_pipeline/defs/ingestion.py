@@ -13,7 +13,6 @@ the sensor's log, and never block the objects after them.
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.projects import PARTITIONS, Project
+from dubbing_pipeline.infra.settings import settings
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations.projects import manifest_uri, save_project
 
@@ -47,7 +47,7 @@ class Rejection(BaseModel):
 
 
 def incoming_url() -> str | None:
-    return os.environ.get("DUBBING_INCOMING_URL") or None
+    return settings().incoming_url
 
 
 def project_id_for(key: str) -> str:

@@ -10,13 +10,11 @@ queue keep one GPU run per GPU host (``tag_concurrency_limits`` in the productio
 from __future__ import annotations
 
 import json
-import os
 
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.settings import settings
 
-GPU_STAGES_ENV = "DUBBING_GPU_STAGES"
-DEFAULT_GPU_STAGES = (Stage.STT, Stage.MT, Stage.TTS, Stage.LIP_SYNC)
 CELERY_QUEUE_TAG = "dagster-celery/queue"
 K8S_CONFIG_TAG = "dagster-k8s/config"
 GPU_TAG = Tag.GPU
@@ -24,11 +22,7 @@ GPU_TAG = Tag.GPU
 
 def gpu_stages() -> frozenset[Stage]:
     """``DUBBING_GPU_STAGES=STT,TTS`` (or ``none``); default: every stage with a neural engine."""
-    raw = os.environ.get(GPU_STAGES_ENV)
-    if raw is None:
-        return frozenset(DEFAULT_GPU_STAGES)
-    names = [n.strip() for n in raw.split(",") if n.strip() and n.strip().lower() != "none"]
-    return frozenset(Stage.parse(n) for n in names)
+    return settings().gpu_stage_set()
 
 
 def celery_queue(stage: Stage) -> str:

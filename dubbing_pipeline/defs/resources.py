@@ -8,11 +8,11 @@ definitions load, with the ``pip install`` that fixes it, not deep inside a run.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from importlib.util import find_spec
 from typing import Any
 
-from dubbing_pipeline.domain.background import METHODS
+from dubbing_pipeline.domain.languages import Capabilities
 from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.lipsync import PipesLipSync, lipsync_from_env
 from dubbing_pipeline.engines.mt import ApertiumMT
@@ -23,10 +23,13 @@ from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts import EspeakTTS, PiperTTS
 from dubbing_pipeline.engines.tts_coqui import CoquiTTS
 from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.settings import (
+    DemucsSettings,
+    MixSettings,
+    PipelineSettings,
+    settings,
+)
 from dubbing_pipeline.infra.storage import ArtifactStore
-
-MT_ENGINES = ("apertium", "transformers")
-TTS_ENGINES = ("espeak", "piper", "coqui")
 
 
 class MissingExtraError(ValueError):
@@ -50,102 +53,64 @@ def _absent(module: str) -> bool:
         return True
 
 
-def artifacts_url() -> str:
-    return os.environ.get("DUBBING_ARTIFACTS", "artifacts")
-
-
-def default_resources() -> dict[str, Any]:
-    """``DUBBING_ARTIFACTS`` (folder or fsspec URL), ``DUBBING_STT_MODEL`` (base, tiny.en, a
-    folder), ``DUBBING_STT_DEVICE`` (auto, cpu, cuda), ``DUBBING_REDIS_URL`` (the event stream;
-    unset: no events); MT, TTS and lip-sync as in :func:`mt_engine`, :func:`tts_engine` and
-    :func:`lipsync_engine`."""
+def default_resources(config: PipelineSettings | None = None) -> dict[str, Any]:
+    """The engines, store and event stream the environment names (``infra.settings``)."""
+    config = config or settings()
     return {
-        "store": ArtifactStore(base_url=artifacts_url()),
-        "stt": FasterWhisperSTT(
-            model=os.environ.get("DUBBING_STT_MODEL", "base"),
-            device=os.environ.get("DUBBING_STT_DEVICE", "auto"),  # type: ignore[arg-type]
-        ),
-        "mt": mt_engine(),
-        "tts": tts_engine(),
+        "store": ArtifactStore(base_url=config.artifacts),
+        "stt": FasterWhisperSTT(model=config.stt_model, device=config.stt_device),
+        "mt": mt_engine(config),
+        "tts": tts_engine(config),
         "muxer": FfmpegMuxer(),
-        **background_engines(),
+        **background_engines(config),
         "lipsync": lipsync_engine(),
-        "events": EventPublisher(redis_url=os.environ.get("DUBBING_REDIS_URL") or None),
+        "events": EventPublisher(redis_url=config.redis_url),
     }
 
 
-def mt_engine() -> ApertiumMT | TransformersMT:
-    """``DUBBING_MT``: apertium (default) or transformers, which reads ``DUBBING_MT_MODEL`` (hub id
-    or folder of a MarianMT / NLLB / M2M100 model), ``DUBBING_MT_DEVICE`` (auto, cpu, cuda) and
-    ``DUBBING_MT_CTRANSLATE2`` (a CTranslate2 conversion of that model, to run it instead)."""
-    mt = os.environ.get("DUBBING_MT", "apertium")
-    if mt == "apertium":
+def mt_engine(config: PipelineSettings) -> ApertiumMT | TransformersMT:
+    """Apertium (the default) or transformers: a MarianMT / NLLB / M2M100 model (hub id or
+    folder), or a CTranslate2 conversion of it."""
+    if config.mt == "apertium":
         return ApertiumMT()
-    if mt == "transformers":
-        ctranslate2 = os.environ.get("DUBBING_MT_CTRANSLATE2", "")
-        if ctranslate2:
-            require_extra("transformers MT (CTranslate2)", "translate", "transformers")
-        else:
-            require_extra("transformers MT", "translate", "torch", "transformers", "sentencepiece")
-        model = os.environ.get("DUBBING_MT_MODEL")
+    if config.mt_ctranslate2:
+        require_extra("transformers MT (CTranslate2)", "translate", "transformers")
+    else:
+        require_extra("transformers MT", "translate", "torch", "transformers", "sentencepiece")
+    if config.mt_model:
         return TransformersMT(
-            **({"model": model} if model else {}),
-            device=os.environ.get("DUBBING_MT_DEVICE", "auto"),  # type: ignore[arg-type]
-            ctranslate2_model=ctranslate2,
+            model=config.mt_model, device=config.mt_device, ctranslate2_model=config.mt_ctranslate2
         )
-    raise ValueError(f"DUBBING_MT={mt!r}: choose one of {list(MT_ENGINES)}")
+    return TransformersMT(device=config.mt_device, ctranslate2_model=config.mt_ctranslate2)
 
 
-def tts_engine() -> EspeakTTS | PiperTTS | CoquiTTS:
-    """``DUBBING_TTS``: espeak (default), piper, or coqui, which reads ``DUBBING_TTS_MODEL`` (a
-    local Coqui model folder, required), ``DUBBING_TTS_DEVICE`` and ``DUBBING_TTS_LANGUAGE``."""
-    tts = os.environ.get("DUBBING_TTS", "espeak")
-    if tts == "espeak":
+def tts_engine(config: PipelineSettings) -> EspeakTTS | PiperTTS | CoquiTTS:
+    """espeak-ng (the default), Piper, or Coqui from a local model folder."""
+    if config.tts == "espeak":
         return EspeakTTS()
-    if tts == "piper":
+    if config.tts == "piper":
         require_extra("Piper TTS", "piper", "piper")
         return PiperTTS()
-    if tts == "coqui":
-        require_extra("Coqui TTS", "coqui", "TTS", "torch", "torchaudio")
-        model = os.environ.get("DUBBING_TTS_MODEL")
-        if not model:
-            raise ValueError("DUBBING_TTS=coqui needs DUBBING_TTS_MODEL: a local model folder")
-        return CoquiTTS(
-            model_path=model,
-            device=os.environ.get("DUBBING_TTS_DEVICE", "auto"),  # type: ignore[arg-type]
-            language=os.environ.get("DUBBING_TTS_LANGUAGE") or None,
-        )
-    raise ValueError(f"DUBBING_TTS={tts!r}: choose one of {list(TTS_ENGINES)}")
+    require_extra("Coqui TTS", "coqui", "TTS", "torch", "torchaudio")
+    if not config.tts_model:
+        raise ValueError("DUBBING_TTS=coqui needs DUBBING_TTS_MODEL: a local model folder")
+    return CoquiTTS(
+        model_path=config.tts_model, device=config.tts_device, language=config.tts_language
+    )
 
 
-def background_engines() -> dict[str, BackgroundMixer | DemucsSeparator]:
-    """``DUBBING_BACKGROUND``: what plays under the dub unless a project says otherwise (duck,
-    the default; stem, demucs, none); ``DUBBING_MIX_<FIELD>`` any other field of
-    BackgroundMixer (``DUCK_DB``, ``LOUDNESS_LUFS`` or ``off``, ``ORIGINAL_TRACK`` ...);
-    ``DUBBING_DEMUCS_<FIELD>`` any field of DemucsSeparator (``MODEL``, ``REPO``, ``DEVICE``).
-    A deployment whose default is demucs without the extra or the weights is refused here."""
-    fields = _fields_from_env(BackgroundMixer, "DUBBING_MIX_")
-    method = os.environ.get("DUBBING_BACKGROUND")
-    if method and method not in METHODS:
-        raise ValueError(f"DUBBING_BACKGROUND={method!r}: choose one of {list(METHODS)}")
-    mixer = BackgroundMixer(**fields | ({"method": method} if method else {}))
-    separator = DemucsSeparator(**_fields_from_env(DemucsSeparator, "DUBBING_DEMUCS_"))
+def background_engines(config: PipelineSettings) -> dict[str, BackgroundMixer | DemucsSeparator]:
+    """What plays under the dub unless a project says (``DUBBING_BACKGROUND``: duck, stem,
+    demucs, none), the mix's other settings (``DUBBING_MIX_<FIELD>``) and Demucs's
+    (``DUBBING_DEMUCS_<FIELD>``). A deployment whose default is demucs without the extra or the
+    weights is refused here, naming what is missing."""
+    mixer = BackgroundMixer(method=config.background, **MixSettings().fields())
+    separator = DemucsSeparator(**DemucsSettings().fields())
     if mixer.method == "demucs":
         require_extra("The demucs background", "separate", "demucs", "torch")
         if reason := separator.unavailable():
             raise ValueError(f"DUBBING_BACKGROUND=demucs: {reason}")
     return {"mixer": mixer, "separator": separator}
-
-
-def _fields_from_env(resource: type, prefix: str) -> dict[str, str | None]:
-    """``<PREFIX><FIELD>`` for each field of a resource, as text for pydantic to convert; an
-    empty value, ``off`` or ``none`` is None (a setting switched off)."""
-    fields: dict[str, str | None] = {}
-    for name in resource.model_fields:
-        value = os.environ.get(f"{prefix}{name.upper()}")
-        if value is not None:
-            fields[name] = None if value.strip().lower() in ("", "off", "none") else value
-    return fields
 
 
 def lipsync_engine() -> PipesLipSync:
@@ -155,3 +120,19 @@ def lipsync_engine() -> PipesLipSync:
     if engine.launcher == "k8s":
         require_extra("Lip-sync on Kubernetes (PipesK8sClient)", "k8s", "dagster_k8s")
     return engine
+
+
+def engine_capabilities(resources: dict[str, Any]) -> Capabilities:
+    """What the engines say they can do; what one cannot say (or fails to) is unknown."""
+
+    def ask(question: Callable[[], Any]) -> Any:
+        try:
+            return question()
+        except Exception:  # a tool missing here: the engine will say so when it runs
+            return None
+
+    return Capabilities(
+        transcribes=ask(resources["stt"].languages),
+        translates=ask(resources["mt"].pairs),
+        speaks=ask(resources["tts"].languages),
+    )

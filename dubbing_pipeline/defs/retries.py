@@ -10,7 +10,6 @@ retry is wasted on them.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,8 @@ from dagster import Backoff, Failure, OpExecutionContext, RetryPolicy, RetryRequ
 
 from dubbing_pipeline.domain.errors import JobProcessingError, classify
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.operations.queues import RETRY_AT
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.settings import settings
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,8 @@ class RetrySchedule:
 def schedule_for(stage: Stage) -> RetrySchedule:
     """The deployment's schedule: ``DUBBING_RETRY_ATTEMPTS``/``DUBBING_RETRY_DELAY_S`` for all
     stages, ``DUBBING_RETRY_<STAGE>_ATTEMPTS``/``..._DELAY_S`` for one (read at definition load)."""
-
-    def setting(name: str, default: str) -> str:
-        return os.environ.get(f"DUBBING_RETRY_{stage}_{name}") or os.environ.get(
-            f"DUBBING_RETRY_{name}", default
-        )
-
-    return RetrySchedule(
-        attempts=int(setting("ATTEMPTS", "3")), first_delay_s=float(setting("DELAY_S", "5"))
-    )
+    attempts, delay = settings().retry(stage)
+    return RetrySchedule(attempts=attempts, first_delay_s=delay)
 
 
 @contextmanager
@@ -77,7 +70,9 @@ def classified_errors(
                 f"{error.message}; retrying in {wait:g} s"
             )
             # Shown as "delayed" in queue stats until the retry starts.
-            context.instance.add_run_tags(context.run_id, {RETRY_AT: f"{time.time() + wait:.3f}"})
+            context.instance.add_run_tags(
+                context.run_id, {Tag.RETRY_AT: f"{time.time() + wait:.3f}"}
+            )
             raise RetryRequested(max_retries=schedule.attempts - 1, seconds_to_wait=wait) from exc
         on_final_failure(error, attempt)
         raise Failure(

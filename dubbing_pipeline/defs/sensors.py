@@ -1,10 +1,13 @@
 """Sensors that move a project along: new project -> STT; approval -> next stage; automatic
-TTS -> MUXING -> LIP_SYNC. Each request has a run_key, so a stage starts exactly once per cause."""
+TTS -> MUXING -> LIP_SYNC; failures -> dead letter queue; dead letter retries. Each request has a
+run key (``operations.progression``), so a stage starts exactly once per cause, whoever asks."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetKey,
@@ -14,21 +17,21 @@ from dagster import (
     EventLogRecord,
     RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
+    SensorDefinition,
     SensorEvaluationContext,
     run_failure_sensor,
     run_status_sensor,
     sensor,
 )
 
-from dubbing_pipeline.defs.handoff import (
-    AFTER_REVIEW,
-    AFTER_SUCCESS,
-    approval_request,
-    next_run_request,
-    submitted,
-)
-from dubbing_pipeline.defs.jobs import STAGE_JOBS
+if TYPE_CHECKING:  # what define_asset_job returns (not exported by dagster)
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
+from dubbing_pipeline.defs.handoff import successor_cause
 from dubbing_pipeline.domain import review
 from dubbing_pipeline.domain.projects import PARTITIONS
 from dubbing_pipeline.domain.stages import Stage
@@ -36,31 +39,65 @@ from dubbing_pipeline.domain.tags import JOB_TAGS, Tag
 from dubbing_pipeline.infra.events import EventPublisher, JobEvent
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import dead_letter
+from dubbing_pipeline.operations.progression import (
+    AFTER_REVIEW,
+    AFTER_SUCCESS,
+    approval_launch,
+    next_launch,
+)
+from dubbing_pipeline.operations.projects import CREATED, load_project
+from dubbing_pipeline.operations.runs import Launch
 
 TICK_S = 2
+CREATOR_GRACE_S = 30  # a creator that launches STT itself (the API) does so within this
+PAGE = 200
+RUNNING = DefaultSensorStatus.RUNNING
 
 
-@sensor(
-    jobs=[STAGE_JOBS[Stage.STT]],
-    minimum_interval_seconds=TICK_S,
-    default_status=DefaultSensorStatus.RUNNING,
-)
+def request_of(launch: Launch) -> RunRequest:
+    return RunRequest(
+        run_key=launch.run_key,
+        job_name=launch.job_name,
+        partition_key=launch.partition,
+        tags=dict(launch.tags),
+    )
+
+
 def new_project_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
-    """Every project partition, once added (by the API, ingestion or a notebook), gets its STT."""
-    known = set(json.loads(context.cursor or "[]"))
-    current = context.instance.get_dynamic_partitions(PARTITIONS)
-    new = [p for p in current if p not in known]
-    for project_id in new:
-        if request := next_run_request(context.log, store, project_id, Stage.STT, "created"):
-            yield request
-    context.update_cursor(json.dumps(sorted(known | set(new))))
+    """Every project partition, once added (by the API, ingestion or a notebook), gets its STT.
+    A project whose creator launched STT itself is left to it for ``CREATOR_GRACE_S``: past
+    that, the same run key starts STT only if the creator's launch was lost. The cursor is the
+    last partition handed on, so it stays small however many projects there are."""
+    cursor = context.cursor or None
+    while True:
+        page = context.instance.get_paginated_dynamic_partitions(
+            PARTITIONS, limit=PAGE, ascending=True, cursor=cursor
+        )
+        for done, project_id in enumerate(page.results):
+            if _in_creator_grace(store, project_id):  # stop here; resume here on a later tick
+                if done:
+                    cursor = context.instance.get_paginated_dynamic_partitions(
+                        PARTITIONS, limit=done, ascending=True, cursor=cursor
+                    ).cursor
+                context.update_cursor(cursor)
+                return
+            if launch := next_launch(store, project_id, Stage.STT, CREATED, context.log):
+                yield request_of(launch)
+        cursor = page.cursor
+        if not page.has_more:
+            break
+    context.update_cursor(cursor)
 
 
-@sensor(
-    jobs=[STAGE_JOBS[Stage.MT], STAGE_JOBS[Stage.TTS]],
-    minimum_interval_seconds=TICK_S,
-    default_status=DefaultSensorStatus.RUNNING,
-)
+def _in_creator_grace(store: ArtifactStore, project_id: str) -> bool:
+    try:
+        project = load_project(store, project_id)
+    except Exception:
+        return False  # next_launch logs what is wrong with it
+    age = time.time() - project.created_at.timestamp()
+    return project.stt_launched_by == "creator" and age < CREATOR_GRACE_S
+
+
 def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
     """An approval observation on transcript/translation launches the next stage, once."""
     cursor = json.loads(context.cursor or "{}")
@@ -69,8 +106,8 @@ def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
         if parsed is None or parsed[0] != "approved":
             continue
         project_id = record.partition_key or ""
-        if request := approval_request(context.log, store, project_id, stage, parsed[1]):
-            yield request  # skipped by Dagster if the approval already submitted it (handoff)
+        if launch := approval_launch(store, project_id, stage, parsed[1], context.log):
+            yield request_of(launch)  # skipped by Dagster if the approval started it already
     context.update_cursor(json.dumps(cursor))
 
 
@@ -92,12 +129,6 @@ def _new_observations(
                 yield stage, record
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    request_jobs=[STAGE_JOBS[Stage.MUXING], STAGE_JOBS[Stage.LIP_SYNC]],
-    minimum_interval_seconds=TICK_S,
-    default_status=DefaultSensorStatus.RUNNING,
-)
 def stage_success_sensor(
     context: RunStatusSensorContext, store: ArtifactStore, events: EventPublisher
 ) -> RunRequest | None:
@@ -121,14 +152,14 @@ def stage_success_sensor(
         events.publish(JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100))
     if stage not in AFTER_SUCCESS:
         return None
-    cause = f"after-{run.run_id}"
-    request = next_run_request(context.log, store, project_id, AFTER_SUCCESS[stage], cause)
-    if request is None or submitted(context.instance, request):
-        return None  # the run's hand_off hook submitted it already (the usual case)
-    return request
+    cause = successor_cause(run.run_id)
+    launch = next_launch(store, project_id, AFTER_SUCCESS[stage], cause, context.log)
+    started = RunsFilter(tags={Tag.RUN_KEY: launch.run_key or ""}) if launch else None
+    if launch is None or context.instance.get_run_ids(started, limit=1):
+        return None  # the run's hand_off hook started it already (the usual case)
+    return request_of(launch)
 
 
-@run_failure_sensor(minimum_interval_seconds=TICK_S, default_status=DefaultSensorStatus.RUNNING)
 def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher) -> None:
     """A stage run that failed for good becomes an open dead letter entry (run tags)."""
     run = context.dagster_run
@@ -146,11 +177,6 @@ def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher)
         events.publish(failed.model_copy(update={"error": error, "message": message}))
 
 
-@sensor(
-    jobs=list(STAGE_JOBS.values()),
-    minimum_interval_seconds=TICK_S,
-    default_status=DefaultSensorStatus.RUNNING,
-)
 def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
     """Launch the stage again for each retry request of an entry, once (run_key per entry)."""
     cursor = json.loads(context.cursor or "{}")
@@ -174,10 +200,24 @@ def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
     context.update_cursor(json.dumps(cursor))
 
 
-SENSORS = [
-    new_project_sensor,
-    review_gate_sensor,
-    stage_success_sensor,
-    dead_letter_sensor,
-    dead_letter_retry_sensor,
-]
+def stage_sensors(jobs: Mapping[Stage, UnresolvedAssetJobDefinition]) -> list[SensorDefinition]:
+    """The sensors, each targeting the stage jobs it may start."""
+    tick, on = TICK_S, RUNNING
+    return [
+        sensor(jobs=[jobs[Stage.STT]], minimum_interval_seconds=tick, default_status=on)(
+            new_project_sensor
+        ),
+        sensor(
+            jobs=[jobs[Stage.MT], jobs[Stage.TTS]], minimum_interval_seconds=tick, default_status=on
+        )(review_gate_sensor),
+        run_status_sensor(
+            run_status=DagsterRunStatus.SUCCESS,
+            request_jobs=[jobs[Stage.MUXING], jobs[Stage.LIP_SYNC]],
+            minimum_interval_seconds=tick,
+            default_status=on,
+        )(stage_success_sensor),
+        run_failure_sensor(minimum_interval_seconds=tick, default_status=on)(dead_letter_sensor),
+        sensor(jobs=list(jobs.values()), minimum_interval_seconds=tick, default_status=on)(
+            dead_letter_retry_sensor
+        ),
+    ]

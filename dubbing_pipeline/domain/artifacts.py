@@ -13,9 +13,11 @@ from dubbing_pipeline.domain.stages import Stage
 PROJECTS = "projects"
 UPLOADS = "uploads"
 REJECTED = "ingestion/rejected"
+IDEMPOTENCY = "idempotency"
 
 MANIFEST = "project.json"
 SEGMENTS = "segments.json"  # what a stage produced (STT, MT)
+ENGINE_SEGMENTS = "engine_segments.json"  # STT: the engine's own segments, for audit
 REVIEW = "review.json"  # the decision on it, with the approved segments
 DUB_TRACK = "dub_track.wav"
 DUBBED = "dubbed"  # the muxed video, + .mp4 or .mkv
@@ -23,6 +25,16 @@ LIPSYNCED = "lipsynced"  # the lip-synced video, same suffix as the muxed one
 VIDEO_SUFFIXES = (".mp4", ".mkv")
 
 Role = Literal["target", "source"]
+Deliverable = Literal["video", "subtitles.srt", "subtitles.vtt", "source.srt", "source.vtt"]
+"""What a user downloads: the dubbed video (lip-synced for premium), the dub's subtitles and the
+source's."""
+DELIVERABLES: tuple[Deliverable, ...] = (
+    "video",
+    "subtitles.srt",
+    "subtitles.vtt",
+    "source.srt",
+    "source.vtt",
+)
 SubtitleFormat = Literal["srt", "vtt"]
 
 
@@ -61,3 +73,8 @@ def upload_prefix(user_id: str) -> str:
 
 def rejection(digest: str) -> str:
     return f"{REJECTED}/{digest}.json"
+
+
+def idempotency_record(user_id: str, digest: str) -> str:
+    """What the API answered a request with an ``Idempotency-Key`` (``digest``: of the key)."""
+    return f"{IDEMPOTENCY}/{user_id}/{digest}.json"

@@ -37,6 +37,23 @@ class JobProcessingError(Exception):
         )
 
 
+class NotFound(Exception):
+    """What an operation was asked about does not exist, or is not the caller's (the same
+    answer, so another user's objects cannot be discovered)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+        self.message = f"{what} not found"
+
+
+class Conflict(Exception):
+    """The request cannot be done in the object's current state (retrying it will not help)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def validation_error(message: str) -> JobProcessingError:
     return JobProcessingError(message, JobErrorType.VALIDATION)
 

@@ -39,7 +39,8 @@ class Project(BaseModel):
     stt_launched_by: Literal["sensor", "creator"] = Field(
         default="sensor",
         description="'creator': whoever created the project launched STT itself (the API), so "
-        "new_project_sensor must not launch it a second time.",
+        "new_project_sensor gives it a grace period before starting STT under the same run key "
+        "(only if that launch was lost).",
     )
     driven_by: Literal["sensors", "caller"] = Field(
         default="sensors",

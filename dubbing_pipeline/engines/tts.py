@@ -27,6 +27,13 @@ class EspeakTTS(ConfigurableResource):
     def voice_id(self) -> str:
         return f"espeak-ng:{self.voice or 'lang'}:{self.words_per_minute}"
 
+    def languages(self) -> list[str] | None:
+        if self.voice:
+            return None  # one voice for every language asked for
+        listing = run_tool([self.binary, "--voices"]).splitlines()[1:]
+        codes = {line.split()[1] for line in listing if len(line.split()) > 1}
+        return sorted({languages.base(c) for c in codes if languages.is_valid(c)})
+
     def check_language(self, language: str) -> None:
         voice = self.voice or languages.base(language)
         if len(run_tool([self.binary, f"--voices={voice}"]).strip().splitlines()) < 2:
@@ -53,6 +60,9 @@ class PiperTTS(ConfigurableResource):
     @property
     def voice_id(self) -> str:
         return f"piper:{Path(self._model()).stem}:{self.length_scale}"
+
+    def languages(self) -> list[str]:
+        return [languages.base(_load_voice(self._model()).config.espeak_voice)]
 
     def check_language(self, language: str) -> None:
         voice_language = _load_voice(self._model()).config.espeak_voice

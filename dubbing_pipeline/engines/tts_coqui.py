@@ -73,6 +73,9 @@ class CoquiTTS(ConfigurableResource):
             _config(self.model_path).get("audio", {}).get("sample_rate", XTTS_REFERENCE_RATE)
         )
 
+    def languages(self) -> None:
+        return None  # the model's languages are known once it is loaded
+
     def check_language(self, language: str) -> None:
         if importlib.util.find_spec("TTS") is None:  # fail before any work is done
             raise JobProcessingError(INSTALL_HINT, JobErrorType.PERMANENT)

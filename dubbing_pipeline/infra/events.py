@@ -69,12 +69,17 @@ class EventPublisher(ConfigurableResource):
     redis_url: str | None = None
     stream: str = STREAM
     maxlen: int = 1_000_000
+    timeout_s: float = 5.0  # a reader that must answer fast (the API) sets less
+
+    def ping(self) -> None:
+        if self.redis_url:
+            _client(self.redis_url, self.timeout_s).ping()
 
     def publish(self, event: JobEvent) -> str | None:
         if not self.redis_url:
             return None
         try:
-            client = _client(self.redis_url)
+            client = _client(self.redis_url, self.timeout_s)
             pipe = client.pipeline()
             pipe.xadd(
                 self.stream,
@@ -95,7 +100,9 @@ class EventPublisher(ConfigurableResource):
         """Events after stream id ``after``, oldest first (``block_ms`` waits for new ones)."""
         if not self.redis_url:
             return []
-        answer = _client(self.redis_url).xread({self.stream: after}, count=count, block=block_ms)
+        answer = _client(self.redis_url, self.timeout_s).xread(
+            {self.stream: after}, count=count, block=block_ms
+        )
         return [
             JobEvent.model_validate_json(fields[b"event"]).model_copy(update={"id": sid.decode()})
             for _, entries in answer
@@ -109,7 +116,7 @@ class EventPublisher(ConfigurableResource):
         """The latest reported progress of each job (one round trip)."""
         if not self.redis_url or not job_ids:
             return [None] * len(job_ids)
-        values = _client(self.redis_url).mget([_progress_key(j) for j in job_ids])
+        values = _client(self.redis_url, self.timeout_s).mget([_progress_key(j) for j in job_ids])
         return [int(v) if v is not None else None for v in values]
 
 
@@ -117,6 +124,6 @@ def _progress_key(job_id: str) -> str:
     return f"dubbing:progress:{job_id}"
 
 
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+@lru_cache(maxsize=8)
+def _client(url: str, timeout_s: float) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)

@@ -88,7 +88,59 @@ def validate_source_video(path: Path) -> MediaInfo:
         raise validation_error(f"{path.name}: video has no audio track to transcribe")
     if info.duration <= 0:
         raise validation_error(f"{path.name}: video has no duration")
+    video_s, audio_s = _stream_seconds(info, "video"), _stream_seconds(info, "audio")
+    if video_s is not None and audio_s is not None and video_s < audio_s - STREAM_SLACK_S:
+        raise validation_error(
+            f"{path.name}: the video stream ({video_s:.1f} s) is shorter than its audio "
+            f"({audio_s:.1f} s): the picture would end under the dub"
+        )
+    for kind in ("v", "a"):
+        if not _decodes_near(path, kind, max(0.0, info.duration - 1.0)):
+            raise validation_error(
+                f"{path.name}: cannot decode its {'video' if kind == 'v' else 'audio'} near the "
+                f"end ({info.duration:.1f} s): the file is cut short or damaged (an upload that "
+                "did not finish?)"
+            )
     return info
+
+
+STREAM_SLACK_S = 1.0  # containers round stream ends; a real mismatch is seconds
+
+
+def _stream_seconds(info: MediaInfo, kind: str) -> float | None:
+    durations = [
+        float(s["duration"])
+        for s in info.raw.get("streams", [])
+        if s.get("codec_type") == kind and s.get("duration")
+    ]
+    return max(durations) if durations else None
+
+
+def _decodes_near(path: Path, kind: str, seconds: float) -> bool:
+    """Whether a frame of the first ``kind`` stream (v or a) decodes from ``seconds`` on: a file
+    truncated after its header (a half-finished faststart upload) still declares its full
+    duration, but has nothing there."""
+    answer = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-read_intervals",
+            f"{seconds:.3f}%+#1",
+            "-select_streams",
+            f"{kind}:0",
+            "-show_entries",
+            "frame=pts_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return bool(answer.stdout.strip())
 
 
 def run(stream: ffmpeg.nodes.OutputStream) -> None:

@@ -67,6 +67,9 @@ class ArtifactStore(ConfigurableResource):
     def exists(self, uri: str) -> bool:
         return self._fs.exists(uri)
 
+    def delete(self, uri: str) -> None:
+        self._fs.rm_file(uri)
+
     def read_bytes(self, uri: str) -> bytes:
         with fsspec.open(uri, "rb") as f:
             return f.read()
@@ -98,15 +101,31 @@ class ArtifactStore(ConfigurableResource):
     @contextmanager
     def writing(self, uri: str) -> Iterator[Path]:
         """A local path to write to; published atomically to ``uri`` only if the block succeeds."""
-        fs, path = fsspec.url_to_fs(uri)
-        suffix = "".join(Path(path).suffixes)
+        suffix = "".join(Path(fsspec.url_to_fs(uri)[1]).suffixes)
         with tempfile.TemporaryDirectory(prefix="dubbing-") as tmp:
             local = Path(tmp) / f"out{suffix}"
             yield local
-            if isinstance(fs, LocalFileSystem):
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                staged = f"{path}.partial-{os.getpid()}"
-                shutil.move(local, staged)
-                os.replace(staged, path)
-            else:
-                fs.put(str(local), path)
+            self.publish(local, uri)
+
+    def publish(self, local: Path, uri: str) -> None:
+        """Move the finished file ``local`` to ``uri``: a rename on a local store (atomic), an
+        upload elsewhere."""
+        fs, path = fsspec.url_to_fs(uri)
+        if isinstance(fs, LocalFileSystem):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            staged = f"{path}.partial-{os.getpid()}"
+            shutil.move(local, staged)
+            os.replace(staged, path)
+        else:
+            fs.put(str(local), path)
+
+    def local_file(self, uri: str) -> tuple[Path, bool]:
+        """A local path with the artifact's bytes that outlives this call, and whether it is a
+        temporary copy the caller must delete (for responses sent after the handler returns)."""
+        fs, path = fsspec.url_to_fs(uri)
+        if isinstance(fs, LocalFileSystem):
+            return Path(path), False
+        handle, local = tempfile.mkstemp(prefix="dubbing-", suffix=Path(path).suffix)
+        os.close(handle)
+        fs.get(path, local)
+        return Path(local), True

@@ -3,7 +3,7 @@
 A stage run that failed for good (a permanent error, retries exhausted, or a crash that run
 retries gave up on) is tagged by ``dead_letter_sensor`` with its error class and message and
 ``dubbing/dead_letter=open``. Listing and stats are tag queries on the run store. A retry request
-is an observation on the stage's asset partition (so the API can make it through GraphQL);
+is an observation on the stage's asset partition (the one way, for the API and the CLI alike);
 ``dead_letter_retry_sensor`` launches the stage again with ``run_key=dlq-retry:<run id>`` and
 marks the entry ``retried``, so one entry spawns one job.
 """
@@ -15,20 +15,14 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from dagster import (
-    AssetKey,
-    AssetObservation,
-    DagsterEventType,
-    DagsterInstance,
-    DagsterRun,
-    DagsterRunStatus,
-    RunsFilter,
-)
+from dagster import DagsterEventType, DagsterInstance, DagsterRun
 from pydantic import BaseModel
 
-from dubbing_pipeline.domain.errors import JobErrorType, validation_error
+from dubbing_pipeline.domain.errors import Conflict, JobErrorType, NotFound
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.operations import jobs
+from dubbing_pipeline.operations.runs import RunQuery, RunStore
 
 STATE = Tag.DEAD_LETTER  # open -> retry_requested -> retried
 ERROR_TYPE = Tag.ERROR_TYPE
@@ -83,49 +77,44 @@ def classify_failed_run(
 
 
 def entries(
-    instance: DagsterInstance,
-    *,
-    user_id: str | None = None,
-    states: tuple[str, ...] = ("open",),
-    limit: int | None = None,
+    store: RunStore, *, user_id: str | None = None, limit: int | None = None
 ) -> list[DeadLetterEntry]:
-    """Entries in the given states, newest failure first."""
-    records = []
-    for state in states:
-        tags = {STATE: state} | ({Tag.USER: user_id} if user_id else {})
-        records += instance.get_run_records(RunsFilter(tags=tags), limit=limit)
-    records.sort(key=lambda r: r.end_time or 0.0, reverse=True)
-    return [entry_of(r.dagster_run.run_id, r.dagster_run.tags, r.end_time) for r in records[:limit]]
+    """Open entries, newest failure first."""
+    tags = {STATE: "open"} | ({Tag.USER: user_id} if user_id else {})
+    runs = store.runs(RunQuery(tags, ["FAILURE"]), limit=limit)
+    runs.sort(key=lambda r: r.ended or 0.0, reverse=True)
+    return [entry_of(r.run_id, r.tags, r.ended) for r in runs]
 
 
-def stats(instance: DagsterInstance, user_id: str | None = None) -> dict[str, dict[str, int]]:
+class DeadLetterStats(BaseModel):
+    total: int
+    by_stage: dict[str, int]
+    by_error_type: dict[str, int]
+
+
+def stats(open_entries: list[DeadLetterEntry]) -> DeadLetterStats:
     """Open entries counted by stage and by error type."""
-    open_entries = entries(instance, user_id=user_id)
-    return {
-        "total": {"open": len(open_entries)},
-        "by_stage": dict(Counter(e.stage for e in open_entries)),
-        "by_error_type": dict(Counter(e.error_type for e in open_entries)),
-    }
-
-
-def request_retry(instance: DagsterInstance, job_id: str, user_id: str | None = None) -> None:
-    """Ask for an open entry to be retried: an observation ``dead_letter_retry_sensor`` acts on.
-    A second request for the same entry is refused (and could spawn no second job anyway)."""
-    run = instance.get_run_by_id(job_id)
-    if run is None or run.status != DagsterRunStatus.FAILURE or STATE not in run.tags:
-        raise validation_error(f"job {job_id} is not in the dead letter queue")
-    if user_id is not None and run.tags.get(Tag.USER) != user_id:
-        raise validation_error(f"job {job_id} is not in the dead letter queue")
-    if run.tags[STATE] != "open":
-        raise validation_error(f"job {job_id} was already retried ({run.tags[STATE]})")
-    instance.add_run_tags(job_id, {STATE: "retry_requested"})
-    instance.report_runless_asset_event(
-        AssetObservation(
-            asset_key=AssetKey(Stage(run.tags[Tag.STAGE]).asset_name),
-            partition=run.tags[Tag.PROJECT],
-            description=retry_description(job_id, user_id or "operator"),
-        )
+    return DeadLetterStats(
+        total=len(open_entries),
+        by_stage=dict(Counter(e.stage for e in open_entries)),
+        by_error_type=dict(Counter(e.error_type for e in open_entries)),
     )
+
+
+def request_retry(store: RunStore, job_id: str, user_id: str | None = None) -> None:
+    """Ask for an open entry to be retried: an observation ``dead_letter_retry_sensor`` acts on,
+    launching the stage once per entry (its run key). A request for an entry already asked for
+    is refused; two at the same moment still spawn one job."""
+    run = jobs.stage_run(store, job_id, user_id)
+    if run is None:
+        raise NotFound(f"job {job_id}")
+    if run.status != "FAILURE" or STATE not in run.tags:
+        raise Conflict(f"job {job_id} is not in the dead letter queue")
+    stage, project = Stage(run.tags[Tag.STAGE]), run.tags[Tag.PROJECT]
+    asked = any(parse_retry(d) == job_id for d in store.observations(stage.asset_name, project))
+    if run.tags[STATE] != "open" or asked:
+        raise Conflict(f"job {job_id} was already retried")
+    store.observe(stage.asset_name, project, retry_description(job_id, user_id or "operator"))
 
 
 def retry_description(job_id: str, requested_by: str) -> str:

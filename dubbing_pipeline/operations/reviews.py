@@ -1,16 +1,13 @@
 """Review decisions in the artifact store, beside the segments they judge: the approved segments
-(``review.json``) are what the next stage reads. ``record`` makes a decision visible in Dagster as
-an observation of the reviewed asset partition."""
+(``review.json``) are what the next stage reads. ``operations.approvals`` decides and hands off."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dagster import AssetKey, AssetObservation, DagsterInstance
-
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.errors import validation_error
-from dubbing_pipeline.domain.review import ReviewDecision, check_reviewable, describe, with_edits
+from dubbing_pipeline.domain.review import ReviewDecision, check_reviewable, with_edits
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -39,10 +36,20 @@ def approve(
     reviewer: str,
     edits: Mapping[int, str] | None = None,
 ) -> ReviewDecision:
-    """Approve the stage's current segments, with text edits by segment id."""
+    """Approve the stage's current segments, with text edits by segment id. Approving what is
+    already approved (the same output, the same edits) returns that decision unchanged."""
     check_reviewable(stage)
     doc = load_segments(store, project_id, stage)
     edits = dict(edits or {})
+    approved = with_edits(doc, stage, edits)
+    current = current_decision(store, project_id, stage)
+    if (
+        current is not None
+        and current.decision == "approved"
+        and current.segments is not None
+        and current.segments.sha256 == approved.sha256
+    ):
+        return current
     decision = ReviewDecision(
         project_id=project_id,
         stage=stage,
@@ -50,18 +57,23 @@ def approve(
         reviewer=reviewer,
         reviewed_sha=doc.sha256,
         edited_segment_ids=sorted(edits),
-        segments=with_edits(doc, stage, edits),
+        segments=approved,
     )
-    return _save(store, decision)
+    return save(store, decision)
 
 
 def reject(
     store: ArtifactStore, project_id: str, stage: Stage, *, reviewer: str, reason: str
 ) -> ReviewDecision:
+    """Reject the stage's current segments; rejecting them again for the same reason returns
+    that decision unchanged."""
     check_reviewable(stage)
     if not reason.strip():
         raise validation_error("a rejection needs a reason")
     doc = load_segments(store, project_id, stage)
+    current = current_decision(store, project_id, stage)
+    if current is not None and (current.decision, current.reason) == ("rejected", reason.strip()):
+        return current
     decision = ReviewDecision(
         project_id=project_id,
         stage=stage,
@@ -70,21 +82,40 @@ def reject(
         reviewed_sha=doc.sha256,
         reason=reason.strip(),
     )
-    return _save(store, decision)
+    return save(store, decision)
 
 
-def _save(store: ArtifactStore, decision: ReviewDecision) -> ReviewDecision:
+def save(store: ArtifactStore, decision: ReviewDecision) -> ReviewDecision:
     uri = _decision_uri(store, decision.project_id, decision.stage)
     store.write_text(uri, decision.model_dump_json(indent=2))
     return decision
 
 
-def current_decision(store: ArtifactStore, project_id: str, stage: Stage) -> ReviewDecision | None:
-    """The decision on the stage's *current* output, or None if it is unreviewed (or stale)."""
+def stored_decision(store: ArtifactStore, project_id: str, stage: Stage) -> ReviewDecision | None:
+    """The stored decision, current or stale (what to put back if a new one must be undone)."""
     uri = _decision_uri(store, project_id, stage)
     if not store.exists(uri):
         return None
-    decision = ReviewDecision.model_validate_json(store.read_text(uri))
+    return ReviewDecision.model_validate_json(store.read_text(uri))
+
+
+def restore(
+    store: ArtifactStore, project_id: str, stage: Stage, previous: ReviewDecision | None
+) -> None:
+    """Put ``previous`` back as the stage's decision (or none at all)."""
+    if previous is not None:
+        save(store, previous)
+        return
+    uri = _decision_uri(store, project_id, stage)
+    if store.exists(uri):
+        store.delete(uri)
+
+
+def current_decision(store: ArtifactStore, project_id: str, stage: Stage) -> ReviewDecision | None:
+    """The decision on the stage's *current* output, or None if it is unreviewed (or stale)."""
+    decision = stored_decision(store, project_id, stage)
+    if decision is None:
+        return None
     if decision.reviewed_sha != load_segments(store, project_id, stage).sha256:
         return None
     return decision
@@ -100,24 +131,3 @@ def approved_segments(store: ArtifactStore, project_id: str, stage: Stage) -> Se
             f"{stage.asset_name} of project {project_id!r} was rejected: {decision.reason}"
         )
     return decision.segments
-
-
-def record(instance: DagsterInstance, decision: ReviewDecision) -> None:
-    """Show the decision in Dagster: an observation on the reviewed asset partition. The
-    description is what the sensor reads, so GraphQL's reportRunlessAssetEvents (which takes a
-    description but no metadata) records the same thing."""
-    instance.report_runless_asset_event(
-        AssetObservation(
-            asset_key=AssetKey(decision.stage.asset_name),
-            partition=decision.project_id,
-            description=describe(decision),
-            metadata={
-                "review/decision": decision.decision,
-                "review/id": decision.id,
-                "review/reviewer": decision.reviewer,
-                "review/edited_segments": len(decision.edited_segment_ids),
-                "review/reason": decision.reason or "",
-                "review/reviewed_sha": decision.reviewed_sha,
-            },
-        )
-    )

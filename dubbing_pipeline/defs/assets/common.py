@@ -114,16 +114,18 @@ class StageRun:
         return materialization.metadata[key].value
 
     def metadata(self, uris: dict[str, str], **figures: Any) -> dict[str, Any]:
-        meta: dict[str, Any] = {
-            f"{name}_uri": MetadataValue.path(uri) if "://" not in uri else MetadataValue.url(uri)
-            for name, uri in uris.items()
-        }
+        meta: dict[str, Any] = {f"{name}_uri": uri_value(uri) for name, uri in uris.items()}
         meta.update({k: v for k, v in figures.items() if v is not None})
         meta["engine_seconds"] = round(self.engine_seconds, 3)
         if self.engine_started_at is not None:  # stage-transition latency is measured to here
             meta["engine_started_at"] = round(self.engine_started_at, 3)
         meta["attempt"] = self.context.retry_number + 1
         return meta
+
+
+def uri_value(uri: str) -> MetadataValue:
+    """An artifact's URI as metadata: a path the UI shows as one, or a URL for object storage."""
+    return MetadataValue.path(uri) if "://" not in uri else MetadataValue.url(uri)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.background import DUCKED, BackgroundMethod, Span, method_of
 from dubbing_pipeline.domain.errors import validation_error
-from dubbing_pipeline.domain.segments import to_srt, to_vtt
+from dubbing_pipeline.domain.segments import SegmentDoc, to_srt, to_vtt
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.base import AudioTrack, Muxer, Separator, SubtitleTrack
@@ -66,7 +66,11 @@ def muxed_video(
         keep_original = mixer.keeps_original(config.original_track, project.original_track)
         uris: dict[str, str] = {}
         # The delivered subtitles are the approved (edited) texts, not the raw engine output.
-        for role, doc in (("target", target_doc), ("source", source_doc)):
+        roles: tuple[tuple[artifacts.Role, SegmentDoc], ...] = (
+            ("target", target_doc),
+            ("source", source_doc),
+        )
+        for role, doc in roles:
             uris[f"{role}_srt"] = store.write_text(
                 run.uri(artifacts.subtitles(role, doc.language, "srt")), to_srt(doc)
             )

@@ -1,10 +1,14 @@
-"""MT: the approved (maybe edited) transcript in the target language, waiting for review."""
+"""MT: the approved (maybe edited) transcript in the target language, waiting for review.
+
+Segments are whole sentences (``domain.sentences``), so engines translate sentences, not
+fragments; every engine's output is cleaned in one place (``domain.translations``)."""
 
 from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
 
 from dubbing_pipeline.defs.assets.common import stage_asset, stage_run
 from dubbing_pipeline.domain import languages
 from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.translations import clean_translation
 from dubbing_pipeline.engines.base import Translator
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -31,7 +35,11 @@ def translation(
             texts = mt.translate(
                 [s.text for s in source.segments], source.language, target, run.progress
             )
-        doc = source.with_texts(target, texts)
+        cleaned = [
+            clean_translation(t, s.text, target)
+            for t, s in zip(texts, source.segments, strict=True)
+        ]
+        doc = source.with_texts(target, cleaned)
         uris = run.write_segments(doc, "target")
         return MaterializeResult(
             metadata=run.metadata(
@@ -41,6 +49,7 @@ def translation(
                 words_out=sum(len(s.text.split()) for s in doc.segments),
                 language_pair=f"{source.language}->{target}",
                 engine=type(mt).__name__,
+                segments_cleaned=sum(a != b for a, b in zip(texts, cleaned, strict=True)),
                 review="awaiting review",
             )
         )
