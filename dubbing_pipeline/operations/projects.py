@@ -85,18 +85,15 @@ def _remove(store: ArtifactStore, runs: RunStore, project_id: str) -> None:
 def deliverable_uri(store: ArtifactStore, project: Project, name: Deliverable) -> str | None:
     """Where a project's deliverable is, once produced (None before)."""
     if name != "video":
-        role, fmt = name.split(".")
-        stage = Stage.MT if role == "subtitles" else Stage.STT
+        dub = name.startswith("subtitles")
+        kind: artifacts.Role = "target" if dub else "source"
+        fmt: artifacts.SubtitleFormat = "srt" if name.endswith(".srt") else "vtt"
         try:  # the detected language names the file when the source language was "auto"
-            language = reviews.load_segments(store, project.id, stage).language
+            language = reviews.load_segments(store, project.id, Stage.MT if dub else Stage.STT)
         except JobProcessingError:
             return None
-        kind = "target" if role == "subtitles" else "source"
-        uri = store.artifact_uri(
-            project.id,
-            Stage.MUXING,
-            artifacts.subtitles(kind, language, fmt),  # type: ignore[arg-type]
-        )
+        name_in_store = artifacts.subtitles(kind, language.language, fmt)
+        uri = store.artifact_uri(project.id, Stage.MUXING, name_in_store)
         return uri if store.exists(uri) else None
     stages = [Stage.LIP_SYNC, Stage.MUXING] if project.premium else [Stage.MUXING]
     for stage in stages:
