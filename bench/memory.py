@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=60.0, help="length of the test video")
     parser.add_argument("--stt-model", default="tiny.en", help="DUBBING_STT_MODEL for the bench")
     parser.add_argument("--keep", type=Path, help="keep instance and artifacts in this folder")
+    parser.add_argument(
+        "--stages", default="", help="comma-separated stages to run (default: all), e.g. STT"
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)  # worker mode: one stage, then exit
     parser.add_argument("--project", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -116,7 +119,8 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
                 driven_by="caller",
             ),
         )
-        for stage in Stage:
+        wanted = [Stage.parse(s) for s in args.stages.split(",") if s.strip()] or list(Stage)
+        for stage in (s for s in Stage if s in wanted):
             peak = _measure(stage, project.id, root)
             _print_stage(stage, peak)
             name = stage.value.lower()
@@ -208,7 +212,15 @@ def _worker(stage: Stage, project_id: str, result: Path) -> int:
     failure = stage_failure(outcome)
     events = outcome.asset_materializations_for_node(stage.asset_name)
     meta = {k: v.value for k, v in events[0].metadata.items()} if events else {}
-    wanted = ("segments", "engine_seconds", "clips_synthesized", "duration_s", "stt_model")
+    wanted = (
+        "segments",
+        "engine_seconds",
+        "clips_synthesized",
+        "duration_s",
+        "stt_model",
+        "speakers",
+        "diarization_seconds",
+    )
     peak = StagePeak(
         stage_s=stage_s,
         python_peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB

@@ -38,7 +38,7 @@ from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra import media
 from tests.support.stack import CELERY_ENV, TEST_REDIS, celery_workers, running_stack
 
-REDIS_URL = f"{TEST_REDIS}/9"  # DUBBING_TEST_REDIS, like the tests
+REDIS_URL = f"{TEST_REDIS}/9"  # the tests' Redis server (DUBBING_TEST_REDIS), its own database
 POLL_S = 0.05
 DEQUEUED = {DagsterEventType.RUN_STARTING}  # the run queue handed it to the launcher
 
@@ -52,6 +52,8 @@ class StageFigures:
     launch_s: float  # dequeued -> the run process started (spawn, imports, code load)
     start_to_engine_s: float  # run started -> first engine call
     transition_s: float
+    diarization_s: float | None = None  # STT: who speaks when, inside engine_s
+    speakers: int | None = None
 
 
 def main() -> None:
@@ -81,6 +83,10 @@ def main() -> None:
         report.add(f"{name}.launch_s", f.launch_s)
         report.add(f"{name}.start_to_engine_s", f.start_to_engine_s)
         report.add(f"{name}.transition_s", f.transition_s)
+        if f.diarization_s is not None:
+            report.add(f"{name}.diarization_s", f.diarization_s)
+            report.add(f"{name}.speakers", f.speakers)
+            report.add(f"{name}.diarization_rtf", f.diarization_s / duration, "<= 0.1")
     engine = sum(f.engine_s for f in figures)
     automatic = [f.transition_s for f in figures if f.stage in (Stage.MUXING, Stage.LIP_SYNC)]
     approved = [f.transition_s for f in figures if f.stage in (Stage.MT, Stage.TTS)]
@@ -174,7 +180,13 @@ def _figures(instance: DagsterInstance, stage: Stage, record: RunRecord, cause: 
         launch_s=started - dequeued,
         start_to_engine_s=begun - started,
         transition_s=begun - cause,
+        diarization_s=_figure(metadata, "diarization_seconds"),
+        speakers=_figure(metadata, "speakers"),
     )
+
+
+def _figure(metadata: dict, key: str):
+    return metadata[key].value if key in metadata else None
 
 
 if __name__ == "__main__":

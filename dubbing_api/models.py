@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
     StringConstraints,
 )
@@ -20,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from dubbing_pipeline.domain.background import BackgroundMethod
 from dubbing_pipeline.domain.review import MAX_EDIT_CHARS
+from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.operations.dead_letter import DeadLetterEntry, DeadLetterStats
 from dubbing_pipeline.operations.jobs import Job
@@ -27,6 +29,8 @@ from dubbing_pipeline.operations.queues import QueueStats, Retention
 from dubbing_pipeline.operations.runs import JobStatus
 
 LANGUAGE = Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+SpeakerName = Annotated[StrictStr, StringConstraints(min_length=1, max_length=40)]
+VoiceName = Annotated[StrictStr, StringConstraints(min_length=1, max_length=80)]
 
 
 class Body(BaseModel):
@@ -123,6 +127,11 @@ class ProjectCreate(Request):
     original_track: StrictBool | None = Field(
         default=None, description="Keep the source audio as a second track (default: yes)."
     )
+    min_speakers: StrictInt | None = Field(default=None, ge=1, le=32)
+    max_speakers: StrictInt | None = Field(default=None, ge=1, le=32)
+    voices: dict[SpeakerName, VoiceName] = Field(
+        default_factory=dict, description="Pinned dub voices by speaker name, e.g. {'S1': 'm3'}."
+    )
 
 
 class Uploaded(Body):
@@ -185,11 +194,36 @@ def _edits_schema(schema: dict[str, Any]) -> None:
     schema["additionalProperties"] = text
 
 
+class SpeakerEditsIn(Request):
+    """Names are the reviewed transcript's speakers; renames apply last."""
+
+    rename: dict[SpeakerName, SpeakerName] = Field(default_factory=dict)
+    merge: dict[SpeakerName, SpeakerName] = Field(
+        default_factory=dict, description="Speaker -> the speaker it is merged into."
+    )
+    move: dict[SegmentId, SpeakerName] = Field(
+        default_factory=dict,
+        description="Segment id -> the speaker who says it.",
+        json_schema_extra=_edits_schema,
+    )
+
+    def parsed(self) -> SpeakerEdits:
+        move = {int(k): v for k, v in self.move.items()}
+        return SpeakerEdits(rename=self.rename, merge=self.merge, move=move)
+
+
 class ApproveRequest(Request):
     edits: dict[SegmentId, EditText] = Field(
         default_factory=dict,
         description=f"New text by segment id (at most {MAX_EDIT_CHARS} characters each).",
         json_schema_extra=_edits_schema,
+    )
+    speakers: SpeakerEditsIn | None = Field(
+        default=None, description="Transcript only: rename, merge and move speakers."
+    )
+    voices: dict[SpeakerName, str] = Field(
+        default_factory=dict,
+        description="Pin dub voices by speaker name (after renames); an empty voice unpins.",
     )
 
     def parsed_edits(self) -> dict[int, str]:

@@ -107,6 +107,8 @@ def _project(caller: Principal, **fields: Any) -> Project:
         return Project(user_id=caller.user_id, stt_launched_by="creator", **fields)
     except ValidationError as exc:
         error = exc.errors()[0]
+        if not error["loc"]:  # a rule across fields (min_speakers over max_speakers)
+            raise ApiError(400, "validation_error", str(error["msg"])) from exc
         names = {"source_language": "sourceLanguage", "target_language": "targetLanguage"}
         field = names.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else "body"
         raise ApiError(400, "validation_error", f"{field}: {error['msg']}") from exc
@@ -224,6 +226,9 @@ def create_project(
             source_language=body.source_language,
             target_language=body.target_language,
             premium=body.premium,
+            min_speakers=body.min_speakers,
+            max_speakers=body.max_speakers,
+            voices=body.voices,
             **_mix_choices(svc, caller, body),
         )
         _check_languages(svc, project.source_language, project.target_language)
@@ -325,9 +330,10 @@ def get_artifact(
 ) -> FileResponse:
     """Download the dubbed video (lip-synced for premium projects) or the subtitles."""
     project = svc.own_project(caller, project_id)
-    if name not in artifacts.DELIVERABLES:
+    deliverable = next((d for d in artifacts.DELIVERABLES if d == name), None)
+    if deliverable is None:
         raise NotFound(f"artifact {name!r} (artifacts: {', '.join(artifacts.DELIVERABLES)})")
-    uri = projects.deliverable_uri(svc.store, project, name)  # type: ignore[arg-type]
+    uri = projects.deliverable_uri(svc.store, project, deliverable)
     if uri is None:
         raise NotFound(f"{name} of project {project.id} (not produced yet)")
     # A remote store's file is copied here, and deleted only once it has been sent.

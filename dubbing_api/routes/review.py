@@ -65,7 +65,8 @@ def approve(
     idempotency_key: IdempotencyKey = None,
     body: Annotated[ApproveRequest, Body()] = ApproveRequest(),  # noqa: B008 - never mutated
 ) -> JSONResponse:
-    """Approve the segments, with text edits by segment id; the next stage starts."""
+    """Approve the segments, with text edits by segment id, speaker edits (transcript) and voice
+    pins; the next stage starts."""
     project, reviewed = _target(svc, caller, project_id, stage)
 
     def decide() -> ReviewOut:
@@ -76,6 +77,8 @@ def approve(
             reviewed,
             reviewer=caller.user_id,
             edits=body.parsed_edits(),
+            speakers=body.speakers.parsed() if body.speakers else None,
+            voices=body.voices,
         )
         return _out(svc, project, reviewed)
 

@@ -27,6 +27,7 @@ from dubbing_pipeline.defs.resources import default_resources
 from dubbing_pipeline.domain.background import METHODS
 from dubbing_pipeline.domain.errors import JobProcessingError
 from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.infra import media, mix
@@ -82,6 +83,9 @@ def _create(
             premium=args.premium,
             user_id=args.user,
             driven_by=driven_by,
+            min_speakers=args.min_speakers,
+            max_speakers=args.max_speakers,
+            voices=dict(_pair(v, "--voice", "SPEAKER=VOICE") for v in args.voice),
             **_mix_choices(args),
         )
     except ValidationError as exc:
@@ -155,11 +159,23 @@ def _auto_approve(
 def _approve(args: argparse.Namespace) -> int:
     resources = default_resources()
     edits = dict(_parse_edit(e) for e in args.edit)
+    speakers = SpeakerEdits(
+        rename=dict(_pair(r, "--rename", "OLD=NEW") for r in args.rename),
+        merge=dict(_pair(m, "--merge", "SPEAKER=INTO") for m in args.merge),
+        move={int(i): s for i, s in (_pair(m, "--move", "ID=SPEAKER", True) for m in args.move)},
+    )
     stage = Stage.parse(args.stage)
     with DagsterInstance.get() as instance:
         runs = run_store(instance)  # a sensor-driven project's next stage starts at once
         approvals.approve(
-            resources["store"], runs, args.project, stage, reviewer=args.user, edits=edits
+            resources["store"],
+            runs,
+            args.project,
+            stage,
+            reviewer=args.user,
+            edits=edits,
+            speakers=speakers or None,
+            voices=dict(_pair(v, "--voice", "SPEAKER=VOICE") for v in args.voice),
         )
     console.print(f"approved {stage.asset_name} of {args.project} ({len(edits)} edits)")
     return 0
@@ -235,6 +251,13 @@ def _print_summary(rows: list[tuple[Stage, float, dict[str, Any]]]) -> None:
             console.print(f"{label:>13}  {final[key]}", soft_wrap=True)
 
 
+def _pair(text: str, flag: str, form: str, numbered: bool = False) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or (numbered and not key.strip().isdigit()):
+        raise SystemExit(f"{flag} takes {form}, got {text!r}")
+    return key.strip(), value.strip()
+
+
 def _parse_edit(text: str) -> tuple[int, str]:
     segment_id, sep, new_text = text.partition("=")
     if not sep or not segment_id.strip().isdigit():
@@ -255,6 +278,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--premium", action="store_true", help="also run lip-sync")
         command.add_argument("--project", help="project id (default: generated)")
         command.add_argument("--user", default=getpass.getuser())
+        command.add_argument("--min-speakers", type=int, help="diarization finds at least N")
+        command.add_argument("--max-speakers", type=int, help="diarization finds at most N")
+        command.add_argument(
+            "--voice", action="append", default=[], metavar="SPEAKER=VOICE", help="pin a voice"
+        )
     for command in (dub, submit, resume):
         _mix_arguments(command)
     dub.add_argument("--approve-all", action="store_true", help="auto-approve reviews (demo)")
@@ -267,6 +295,10 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("project")
     approve.add_argument("stage", help="transcript or translation")
     approve.add_argument("--edit", action="append", default=[], metavar="ID=TEXT")
+    approve.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
+    approve.add_argument("--merge", action="append", default=[], metavar="SPEAKER=INTO")
+    approve.add_argument("--move", action="append", default=[], metavar="ID=SPEAKER")
+    approve.add_argument("--voice", action="append", default=[], metavar="SPEAKER=VOICE")
     approve.add_argument("--user", default=getpass.getuser())
     approve.set_defaults(handler=_approve)
     sample = sub.add_parser("sample", help="make a ~20 s English sample video")

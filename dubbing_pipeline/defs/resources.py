@@ -1,9 +1,9 @@
 """The deployment's engines and artifact store, chosen by environment, never by code changes.
 
-Resource keys are what the stage assets ask for: ``store``, ``stt``, ``mt``, ``tts``, ``muxer``,
-``mixer``, ``separator``, ``lipsync``. Engines load their models lazily, so building these
-objects costs nothing; an engine whose optional extra is not installed is refused here, when the
-definitions load, with the ``pip install`` that fixes it, not deep inside a run.
+Resource keys are what the stage assets ask for: ``store``, ``stt``, ``diarizer``, ``mt``, ``tts``,
+``muxer``, ``mixer``, ``separator``, ``lipsync``. Engines load their models lazily, so building
+these objects costs nothing; an engine whose optional extra is not installed is refused here, when
+the definitions load, with the ``pip install`` that fixes it, not deep inside a run.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 from dubbing_pipeline.domain.languages import Capabilities
 from dubbing_pipeline.engines.background import BackgroundMixer
+from dubbing_pipeline.engines.diarization import NoDiarizer, ResemblyzerDiarizer
+from dubbing_pipeline.engines.diarization_pyannote import PyannoteDiarizer
 from dubbing_pipeline.engines.lipsync import PipesLipSync, lipsync_from_env
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.mt_transformers import TransformersMT
@@ -49,6 +51,8 @@ def require_extra(engine: str, extra: str, *modules: str) -> None:
 def _absent(module: str) -> bool:
     try:
         return find_spec(module) is None  # finds without importing: torch stays unloaded
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return True
     except ValueError:  # in sys.modules as None: deliberately unavailable
         return True
 
@@ -59,6 +63,7 @@ def default_resources(config: PipelineSettings | None = None) -> dict[str, Any]:
     return {
         "store": ArtifactStore(base_url=config.artifacts),
         "stt": FasterWhisperSTT(model=config.stt_model, device=config.stt_device),
+        "diarizer": diarizer_engine(config),
         "mt": mt_engine(config),
         "tts": tts_engine(config),
         "muxer": FfmpegMuxer(),
@@ -66,6 +71,30 @@ def default_resources(config: PipelineSettings | None = None) -> dict[str, Any]:
         "lipsync": lipsync_engine(),
         "events": EventPublisher(redis_url=config.redis_url),
     }
+
+
+def diarizer_engine(
+    config: PipelineSettings,
+) -> ResemblyzerDiarizer | PyannoteDiarizer | NoDiarizer:
+    """Resemblyzer (the offline default, ``[speakers]``), a pyannote pipeline from a folder or
+    the Hugging Face cache (``[pyannote]``, its own environment), or none (everyone is S1)."""
+    if config.diarization == "resemblyzer":
+        require_extra("Resemblyzer diarization", "speakers", "resemblyzer", "torch", "sklearn")
+        diarizer = ResemblyzerDiarizer(device=config.diarization_device)
+        if config.diarization_threshold is not None:
+            diarizer = ResemblyzerDiarizer(
+                device=config.diarization_device, threshold=config.diarization_threshold
+            )
+        return diarizer
+    if config.diarization == "pyannote":
+        require_extra("pyannote diarization", "pyannote", "pyannote.audio", "torch", "torchaudio")
+        if not config.diarization_model:
+            raise ValueError(
+                "DUBBING_DIARIZATION=pyannote needs DUBBING_DIARIZATION_MODEL: a pipeline folder "
+                "or a hub id in the Hugging Face cache"
+            )
+        return PyannoteDiarizer(pipeline=config.diarization_model, device=config.diarization_device)
+    return NoDiarizer()
 
 
 def mt_engine(config: PipelineSettings) -> ApertiumMT | TransformersMT:

@@ -47,6 +47,17 @@ class Project(BaseModel):
         description="'sensors': the daemon starts each stage; 'caller': whoever created the "
         "project materialises the stages itself (CLI, notebook), and the sensors leave it alone.",
     )
+    min_speakers: int | None = Field(
+        default=None, ge=1, le=32, description="Diarization finds at least this many speakers."
+    )
+    max_speakers: int | None = Field(
+        default=None, ge=1, le=32, description="Diarization finds at most this many speakers."
+    )
+    voices: dict[str, str] = Field(
+        default_factory=dict,
+        description="Pinned dub voices by speaker name (S1, or the name a reviewer gave): an "
+        "espeak-ng variant (m3, f2...) or a Piper speaker; the rest are chosen by pitch.",
+    )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("id")
@@ -73,6 +84,16 @@ class Project(BaseModel):
             raise ValueError(
                 f"a background stem is only used with background 'stem', not {self.background!r}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _speaker_bounds(self) -> Project:
+        if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
+            raise ValueError(
+                f"min_speakers ({self.min_speakers}) exceeds max_speakers ({self.max_speakers})"
+            )
+        if any(not k.strip() or not v.strip() for k, v in self.voices.items()):
+            raise ValueError("a voice pin needs a speaker name and a voice name")
         return self
 
     @property

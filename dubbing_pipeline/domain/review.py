@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
+from dubbing_pipeline.domain.speakers import SpeakerEdits, apply_speaker_edits
 from dubbing_pipeline.domain.stages import Stage
 
 MAX_EDIT_CHARS = 1000  # a sentence of speech; more is a paste gone wrong, not an edit
@@ -30,6 +31,9 @@ class ReviewDecision(BaseModel):
     decided_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     reviewed_sha: str = Field(description="Hash of the stage output that was reviewed.")
     edited_segment_ids: list[int] = []
+    speaker_edits: SpeakerEdits | None = Field(
+        default=None, description="The reviewer's renames, merges and moves of speakers."
+    )
     reason: str | None = None
     segments: SegmentDoc | None = Field(
         default=None, description="Approved segments, edits applied."
@@ -41,9 +45,16 @@ def check_reviewable(stage: Stage) -> None:
         raise validation_error(f"stage {stage} has no review gate")
 
 
-def with_edits(doc: SegmentDoc, stage: Stage, edits: Mapping[int, str]) -> SegmentDoc:
+def with_edits(
+    doc: SegmentDoc,
+    stage: Stage,
+    edits: Mapping[int, str],
+    speakers: SpeakerEdits | None = None,
+) -> SegmentDoc:
     """``doc`` with the reviewer's text edits by segment id (unknown ids and empty texts are
-    refused)."""
+    refused) and speaker edits (transcript only: the translation keeps the approved speakers)."""
+    if speakers and stage is not Stage.STT:
+        raise validation_error("speakers are reviewed on the transcript, not the translation")
     unknown = sorted(set(edits) - {s.id for s in doc.segments})
     if unknown:
         raise validation_error(f"no segment with id {unknown} in {stage.asset_name}")
@@ -54,13 +65,10 @@ def with_edits(doc: SegmentDoc, stage: Stage, edits: Mapping[int, str]) -> Segme
             f"edited segment(s) {too_long} are over {MAX_EDIT_CHARS} characters: a segment is "
             "one sentence of speech"
         )
-    return doc.model_copy(
-        update={
-            "segments": [
-                s.with_text(edits[s.id].strip()) if s.id in edits else s for s in doc.segments
-            ]
-        }
-    )
+    segments = [s.with_text(edits[s.id].strip()) if s.id in edits else s for s in doc.segments]
+    if speakers:
+        segments = apply_speaker_edits(segments, speakers)
+    return doc.model_copy(update={"segments": segments})
 
 
 def describe(decision: ReviewDecision) -> str:

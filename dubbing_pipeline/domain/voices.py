@@ -9,11 +9,13 @@ enough to carry a voice, none overlapping another speaker, merged to about 6-12 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import Segment
 
 
@@ -81,3 +83,69 @@ def reference_name(speaker: str, spans: Sequence[Span], sample_rate: int, source
 
 def _overlaps(a: Segment, b: Segment) -> bool:
     return a.start < b.end and b.start < a.end
+
+
+@dataclass(frozen=True)
+class PaletteVoice:
+    """One of an engine's fixed voices, with the median pitch it speaks at where known."""
+
+    name: str
+    pitch_hz: float | None = None
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """The voice a speaker gets, and why: their pitch, or a pin."""
+
+    speaker: str
+    voice: str
+    pitch_hz: float | None
+    pinned: bool
+
+    def describe(self) -> dict[str, str | float | bool | None]:
+        return {"voice": self.voice, "source_pitch_hz": self.pitch_hz, "pinned": self.pinned}
+
+
+def assign_voices(
+    pitches: Mapping[str, float | None],
+    palette: Sequence[PaletteVoice],
+    pins: Mapping[str, str] | None = None,
+) -> dict[str, VoiceChoice]:
+    """A distinct voice per speaker, fitting their pitch: speakers go from the lowest median F0
+    up, each taking the free palette voice nearest its pitch (on a log scale) above the voice the
+    speaker below it took, so a lower source voice always gets a lower dub voice. Pinned speakers
+    keep their pin (an unknown voice name is a VALIDATION error naming the choices); speakers
+    with no measurable pitch come last, in name order. More speakers than voices reuse voices.
+    The same pitches give the same voices: re-runs and renames keep every clip."""
+    pins = dict(pins or {})
+    names = [v.name for v in palette]
+    if unknown := sorted({v for s, v in pins.items() if s in pitches and v not in names}):
+        raise validation_error(f"no voice {unknown} in this engine's voices {names}")
+    chosen = {s: VoiceChoice(s, pins[s], pitches[s], pinned=True) for s in pitches if s in pins}
+    free = [i for i, v in enumerate(palette) if v.name not in {c.voice for c in chosen.values()}]
+    free = free or list(range(len(palette)))
+    known = [v.pitch_hz for v in palette if v.pitch_hz]
+    middle = math.exp(sum(map(math.log, known)) / len(known)) if known else None
+    order = sorted(
+        (s for s in pitches if s not in chosen),
+        key=lambda s: (pitches[s] is None, pitches[s] or 0.0, s),
+    )
+    floor = -1
+    for speaker in order:
+        if not free:
+            free = list(range(len(palette)))  # more speakers than voices: reuse
+            floor = -1
+        pitch = pitches[speaker] or middle
+        above = [i for i in free if i > floor] or free
+        best = min(above, key=lambda i: _distance(palette[i], pitch, i - floor))
+        chosen[speaker] = VoiceChoice(speaker, palette[best].name, pitches[speaker], pinned=False)
+        free.remove(best)
+        floor = best
+    return chosen
+
+
+def _distance(voice: PaletteVoice, pitch: float | None, steps: int) -> float:
+    """How far a voice is from a pitch; without pitches, how many palette steps away."""
+    if voice.pitch_hz and pitch:
+        return abs(math.log(voice.pitch_hz / pitch))
+    return float(steps)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from dubbing_pipeline.domain.segments import Segment
-from dubbing_pipeline.domain.voices import VoiceReference
+from dubbing_pipeline.domain.speakers import Diarization
+from dubbing_pipeline.domain.voices import PaletteVoice, VoiceReference
 
 Progress = Callable[[float], None]
 """Called by engines with the fraction done (0.0-1.0) as they work."""
@@ -65,6 +66,24 @@ class SpeechToText(Protocol):
 
 
 @runtime_checkable
+class Diarizer(Protocol):
+    @property
+    def name(self) -> str:
+        """The engine's name in metadata: resemblyzer, pyannote, none."""
+        ...
+
+    def diarize(
+        self,
+        media: Path,
+        progress: Progress,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> Diarization:
+        """Who speaks when: turns (which may overlap) labelled by the engine; [] for none."""
+        ...
+
+
+@runtime_checkable
 class Translator(Protocol):
     def check_pair(self, source: str, target: str) -> None:
         """Raise a VALIDATION JobProcessingError naming the pair if it is not supported."""
@@ -102,6 +121,20 @@ class SpeechSynthesizer(Protocol):
         self, text: str, language: str, out: Path, voice: VoiceReference | None = None
     ) -> None:
         """Write one mono WAV clip for ``text``, in the voice of ``voice`` if the engine clones."""
+        ...
+
+
+@runtime_checkable
+class FixedVoices(Protocol):
+    """A synthesiser with several fixed voices (espeak-ng variants, a multi-speaker Piper model):
+    each speaker gets one of them. Cloning engines (XTTS) get references instead."""
+
+    def palette(self, language: str) -> list[PaletteVoice]:
+        """The voices a speaker can get, lowest pitch first where pitches are known."""
+        ...
+
+    def synthesize_as(self, voice: str, text: str, language: str, out: Path) -> None:
+        """Write one mono WAV clip for ``text`` in the palette voice named ``voice``."""
         ...
 
 

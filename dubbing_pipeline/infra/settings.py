@@ -45,6 +45,19 @@ class PipelineSettings(BaseSettings):
     tts_model: str | None = Field(None, description="Coqui: the model folder")
     tts_device: Device = "auto"
     tts_language: str | None = Field(None, description="Coqui VITS: the model's language")
+    diarization: Literal["resemblyzer", "pyannote", "none"] = Field(
+        "resemblyzer", description="who speaks when: resemblyzer (offline), pyannote or none"
+    )
+    diarization_model: str | None = Field(
+        None, description="pyannote: a pipeline folder or a hub id in the Hugging Face cache"
+    )
+    diarization_device: Device = "auto"
+    diarization_threshold: float | None = Field(
+        None, gt=0, lt=2, description="resemblyzer: the cosine distance that splits speakers"
+    )
+    pyannote_token: str | None = Field(
+        None, description="Hugging Face token for gated pyannote pipelines (filling the cache)"
+    )
 
     background: Literal["stem", "demucs", "duck", "none"] = Field(
         "duck", description="what plays under the dub unless a project says"
@@ -69,7 +82,15 @@ class PipelineSettings(BaseSettings):
     pool_limit_muxing: int = Field(1, ge=0)
     pool_limit_lip_sync: int = Field(1, ge=0)
 
-    @field_validator("mt_model", "tts_model", "tts_language", "redis_url", "incoming_url")
+    @field_validator(
+        "mt_model",
+        "tts_model",
+        "tts_language",
+        "redis_url",
+        "incoming_url",
+        "diarization_model",
+        "pyannote_token",
+    )
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None

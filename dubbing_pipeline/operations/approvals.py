@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dubbing_pipeline.domain.review import ReviewDecision, describe
+from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.storage import ArtifactStore
-from dubbing_pipeline.operations import progression, reviews
+from dubbing_pipeline.operations import progression, projects, reviews
 from dubbing_pipeline.operations.runs import (
     LaunchElsewhere,
     RunStore,
@@ -33,9 +34,19 @@ def approve(
     *,
     reviewer: str,
     edits: Mapping[int, str] | None = None,
+    speakers: SpeakerEdits | None = None,
+    voices: Mapping[str, str] | None = None,
 ) -> ReviewDecision:
+    """Approve, with text edits, speaker edits (transcript) and voice pins by speaker name; a
+    renamed speaker's pin follows the new name."""
     previous = reviews.stored_decision(store, project_id, stage)
-    decision = reviews.approve(store, project_id, stage, reviewer=reviewer, edits=edits)
+    decision = reviews.approve(
+        store, project_id, stage, reviewer=reviewer, edits=edits, speakers=speakers
+    )
+    if speakers and speakers.rename:
+        projects.carry_pins(store, project_id, speakers.rename)
+    if voices:
+        projects.pin_voices(store, project_id, dict(voices))
     launch = progression.approval_launch(store, project_id, stage, decision.id)
     if launch is not None:
         try:

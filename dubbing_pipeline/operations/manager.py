@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.review import ReviewDecision
+from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.settings import pool_limit
@@ -31,10 +32,23 @@ class JobManager:
         return create_project(self.store, self.runs, project)[0]
 
     def approve(
-        self, project_id: str, stage: Stage, reviewer: str, edits: Mapping[int, str] | None = None
+        self,
+        project_id: str,
+        stage: Stage,
+        reviewer: str,
+        edits: Mapping[int, str] | None = None,
+        speakers: SpeakerEdits | None = None,
+        voices: Mapping[str, str] | None = None,
     ) -> ReviewDecision:
         return approvals.approve(
-            self.store, self.runs, project_id, stage, reviewer=reviewer, edits=edits
+            self.store,
+            self.runs,
+            project_id,
+            stage,
+            reviewer=reviewer,
+            edits=edits,
+            speakers=speakers,
+            voices=voices,
         )
 
     def reject(self, project_id: str, stage: Stage, reviewer: str, reason: str) -> ReviewDecision:

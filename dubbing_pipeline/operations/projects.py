@@ -40,6 +40,27 @@ def load_project(store: ArtifactStore, project_id: str) -> Project:
     return Project.model_validate_json(store.read_text(uri))
 
 
+def pin_voices(store: ArtifactStore, project_id: str, pins: dict[str, str]) -> Project:
+    """Pin dub voices by speaker name (an empty voice name unpins); the next TTS run uses them."""
+    project = load_project(store, project_id)
+    voices = {**project.voices, **pins}
+    voices = {speaker: voice for speaker, voice in voices.items() if voice.strip()}
+    if any(not speaker.strip() for speaker in voices):
+        raise validation_error("a voice pin needs a speaker name")
+    return save_project(store, project.model_copy(update={"voices": voices}))
+
+
+def carry_pins(store: ArtifactStore, project_id: str, renames: dict[str, str]) -> None:
+    """A renamed speaker's pin moves to the new name, so a rename never changes a voice."""
+    project = load_project(store, project_id)
+    pins = dict(project.voices)
+    for old, new in renames.items():
+        if old in pins and new not in pins:
+            pins[new] = pins.pop(old)
+    if pins != project.voices:
+        save_project(store, project.model_copy(update={"voices": pins}))
+
+
 def stt_launch(project: Project) -> Launch:
     """The project's first run, as ``new_project_sensor`` would request it."""
     return Launch(

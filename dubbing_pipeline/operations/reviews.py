@@ -9,6 +9,7 @@ from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.review import ReviewDecision, check_reviewable, with_edits
 from dubbing_pipeline.domain.segments import SegmentDoc
+from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.storage import ArtifactStore
 
@@ -35,13 +36,15 @@ def approve(
     *,
     reviewer: str,
     edits: Mapping[int, str] | None = None,
+    speakers: SpeakerEdits | None = None,
 ) -> ReviewDecision:
-    """Approve the stage's current segments, with text edits by segment id. Approving what is
-    already approved (the same output, the same edits) returns that decision unchanged."""
+    """Approve the stage's current segments, with text edits by segment id and (transcript)
+    speaker edits. Approving what is already approved (the same output, the same edits) returns
+    that decision unchanged."""
     check_reviewable(stage)
     doc = load_segments(store, project_id, stage)
     edits = dict(edits or {})
-    approved = with_edits(doc, stage, edits)
+    approved = with_edits(doc, stage, edits, speakers)
     current = current_decision(store, project_id, stage)
     if (
         current is not None
@@ -57,6 +60,7 @@ def approve(
         reviewer=reviewer,
         reviewed_sha=doc.sha256,
         edited_segment_ids=sorted(edits),
+        speaker_edits=speakers or None,
         segments=approved,
     )
     return save(store, decision)

@@ -2,7 +2,10 @@
 
 Clips are cached by content (voice + language + text), so editing one segment in review
 re-synthesises only that segment. An engine that clones voices gets each speaker's reference clip,
-cut once from the source video (``voices.py``); its hash is part of the clip's key.
+cut once from the source video (``voices.py``); its hash is part of the clip's key. An engine with
+fixed voices (espeak-ng variants, a multi-speaker Piper model) gives each speaker the voice that
+fits their pitch, or the project's pin; the chosen voice is part of the clip's key, so a rename
+that keeps a voice keeps every clip, and a merge re-synthesises only the merged speaker's clips.
 """
 
 import hashlib
@@ -14,12 +17,13 @@ from pydantic import Field
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.domain import artifacts, voices
+from dubbing_pipeline.domain.review import ReviewDecision
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.timing import plan_track
-from dubbing_pipeline.domain.voices import VoiceReference
-from dubbing_pipeline.engines.base import SpeechSynthesizer
-from dubbing_pipeline.infra import media, voice_clips
+from dubbing_pipeline.domain.voices import VoiceChoice, VoiceReference
+from dubbing_pipeline.engines.base import FixedVoices, SpeechSynthesizer
+from dubbing_pipeline.infra import media, pitch, voice_clips
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.infra.track import render_track
@@ -48,14 +52,19 @@ def speech(
         tts.check_language(doc.language)
         spoken = [s for s in doc.segments if s.text.strip()]
         with ExitStack() as stack:
+            speakers = sorted({s.speaker for s in spoken})
             references: dict[str, VoiceReference] = {}
+            choices: dict[str, VoiceChoice] = {}
             if rate := tts.reference_sample_rate:  # only cloning engines get references
-                speakers = sorted({s.speaker for s in spoken})
                 references = _references(run, speakers, rate, stack)
+            elif isinstance(tts, FixedVoices) and (palette := tts.palette(doc.language)):
+                pitches = _speaker_pitches(run, speakers, stack)
+                choices = voices.assign_voices(pitches, palette, run.project.voices)
             clips, synthesized = [], 0
             for i, segment in enumerate(spoken):
                 voice = references.get(segment.speaker)
-                uri, created = _clip(run, tts, doc.language, segment, voice)
+                choice = choices.get(segment.speaker)
+                uri, created = _clip(run, tts, doc.language, segment, voice, choice)
                 synthesized += created
                 clips.append(stack.enter_context(store.reading(uri)))
                 run.progress(0.7 * (i + 1) / len(spoken))
@@ -81,6 +90,8 @@ def speech(
                 clips_synthesized=synthesized,
                 clips_reused=len(spoken) - synthesized,
                 voice=tts.voice_id,
+                speakers=len(speakers),
+                speaker_voices={c.speaker: c.describe() for c in choices.values()} or None,
                 voice_references={
                     r.speaker: {"seconds": round(r.seconds, 2), "sha256": r.sha256}
                     for r in references.values()
@@ -115,19 +126,49 @@ def _references(
     return references
 
 
+def _speaker_pitches(
+    run: StageRun, speakers: list[str], stack: ExitStack
+) -> dict[str, float | None]:
+    """Each speaker's median F0, measured on their clearest source speech. A speaker is measured
+    on the voice the diarizer heard: a renamed speaker on their speech before the rename, and
+    a speaker others were merged into on their own speech only, so review edits move no voice
+    but the edited speakers'. A speaker only a reviewer named is measured on their segments."""
+    decision: ReviewDecision | None = reviews.current_decision(run.store, run.project.id, Stage.STT)
+    approved = reviews.approved_segments(run.store, run.project.id, Stage.STT).segments
+    heard = reviews.load_segments(run.store, run.project.id, Stage.STT).segments
+    edits = decision.speaker_edits if decision else None
+    video: Path | None = None
+    pitches: dict[str, float | None] = {}
+    for speaker in speakers:
+        origin = edits.origin(speaker) if edits else speaker
+        spans = voices.select_spans(heard, origin) or voices.select_spans(approved, speaker)
+        if not spans:
+            pitches[speaker] = None
+            continue
+        video = video or stack.enter_context(run.store.reading(run.project.video_uri))
+        with run.engine():
+            pitches[speaker] = pitch.median_f0(pitch.spans_audio(video, spans))
+    return pitches
+
+
 def _clip(
     run: StageRun,
     tts: SpeechSynthesizer,
     language: str,
     segment: Segment,
     voice: VoiceReference | None,
+    choice: VoiceChoice | None,
 ) -> tuple[str, bool]:
     """The clip's URI in the content-addressed cache, synthesising it only if it is new."""
-    parts = [tts.voice_id, *([voice.sha256] if voice else []), language, segment.text]
+    named = [f"voice={choice.voice}"] if choice else []
+    parts = [tts.voice_id, *([voice.sha256] if voice else []), *named, language, segment.text]
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
     uri = run.uri(artifacts.clip(key))
     if run.store.exists(uri):
         return uri, False
     with run.store.writing(uri) as out, run.engine():
-        tts.synthesize(segment.text, language, Path(out), voice)
+        if choice and isinstance(tts, FixedVoices):
+            tts.synthesize_as(choice.voice, segment.text, language, Path(out))
+        else:
+            tts.synthesize(segment.text, language, Path(out), voice)
     return uri, True

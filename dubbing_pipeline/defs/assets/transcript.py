@@ -1,14 +1,18 @@
-"""STT: the source video's speech as sentence segments, waiting for a person's review."""
+"""STT: the source video's speech as sentence segments, each with its speaker, waiting for a
+person's review."""
+
+import dataclasses
+import time
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, ResourceParam
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run, uri_value
-from dubbing_pipeline.domain import artifacts, languages
+from dubbing_pipeline.domain import artifacts, languages, speakers
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.sentences import SentenceRules, sentence_segments
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.engines.base import SpeechToText, Transcription, Translator
+from dubbing_pipeline.engines.base import Diarizer, SpeechToText, Transcription, Translator
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -24,7 +28,7 @@ class TranscriptConfig(Config, SentenceRules):
 @stage_asset(
     Stage.STT,
     kinds={"whisper"},
-    description="Speech-to-text of the source video: sentence segments JSON plus source SRT/VTT.",
+    description="Speech-to-text and speakers of the source video: sentence segments JSON, SRT/VTT.",
 )
 def transcript(
     context: AssetExecutionContext,
@@ -33,6 +37,7 @@ def transcript(
     events: EventPublisher,
     stt: ResourceParam[SpeechToText],
     mt: ResourceParam[Translator],
+    diarizer: ResourceParam[Diarizer],
 ) -> MaterializeResult:
     with stage_run(context, Stage.STT, store, events) as run:
         project = run.project
@@ -45,10 +50,21 @@ def transcript(
             if project.source_language != languages.AUTO:
                 language = languages.base(project.source_language)
             with run.engine():
-                result = stt.transcribe(video, language, run.progress)
-        if not result.segments:
-            raise validation_error("no speech was found in the source audio")
-        _check_pair(mt, result.language, target)
+                result = stt.transcribe(video, language, lambda f: run.progress(0.9 * f))
+            if not result.segments:
+                raise validation_error("no speech was found in the source audio")
+            _check_pair(mt, result.language, target)
+            started = time.perf_counter()
+            with run.engine():
+                found = diarizer.diarize(
+                    video,
+                    lambda f: run.progress(0.9 + 0.1 * f),
+                    project.min_speakers,
+                    project.max_speakers,
+                )
+            diarization_s = time.perf_counter() - started
+        who = speakers.attribute(result.segments, found)  # words get speakers, S1..Sn
+        result = dataclasses.replace(result, segments=who.segments)
         doc, regrouping = _sentences(run, result, info.duration, config)
         uris = run.write_segments(doc, "source")
         return MaterializeResult(
@@ -64,6 +80,12 @@ def transcript(
                 language_probability=result.language_probability,
                 **regrouping,
                 **{f"stt_{k}": v for k, v in result.engine.items()},
+                speakers=len(who.speakers),
+                diarization_seconds=round(diarization_s, 3),
+                overlap_s=who.overlap_s,
+                overlaps=who.overlaps,
+                words_in_overlap=who.words_in_overlap,
+                **{f"diarization_{k}": v for k, v in found.engine.items()},
                 review="awaiting review",
             ),
         )
