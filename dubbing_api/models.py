@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from dubbing_pipeline.domain.background import BackgroundMethod
 from dubbing_pipeline.domain.review import MAX_EDIT_CHARS
 from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
@@ -111,6 +112,21 @@ class ProjectCreate(Request):
     source_language: StrictStr = Field(default="auto", min_length=2, max_length=35)
     target_language: StrictStr = LANGUAGE
     premium: StrictBool = False
+    background: BackgroundMethod | None = Field(
+        default=None,
+        description="What plays under the dub: stem (your music-and-effects stem), demucs (the "
+        "source without its voices), duck (the source, lowered under the dub) or none; unset: "
+        "the deployment's default.",
+    )
+    background_url: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="The music-and-effects stem, named like videoUrl; implies background stem.",
+    )
+    original_track: StrictBool | None = Field(
+        default=None, description="Keep the source audio as a second track (default: yes)."
+    )
     min_speakers: StrictInt | None = Field(default=None, ge=1, le=32)
     max_speakers: StrictInt | None = Field(default=None, ge=1, le=32)
     voices: dict[SpeakerName, VoiceName] = Field(
@@ -129,6 +145,8 @@ class ProjectOut(Body):
     source_language: str
     target_language: str
     premium: bool
+    background: str | None = Field(description="What plays under the dub (null: the default).")
+    background_url: str | None
     created_at: datetime
     stages: dict[Stage, JobStatus] = Field(description="Each stage's latest job status.")
 

@@ -30,6 +30,19 @@ def sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_sample_video(tmp_path_factory.mktemp("media") / "sample.mp4")
 
 
+@pytest.fixture(scope="session")
+def demucs_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny random HTDemucs weights (none ship anywhere): ``repo/`` as a Demucs weights folder
+    (model ``tiny``), ``hf/`` as a HuggingFace cache (model ``test/tiny``)."""
+    pytest.importorskip("demucs")
+    from tests.support.tiny_models import build_demucs, build_demucs_hf_cache
+
+    root = tmp_path_factory.mktemp("demucs")
+    build_demucs(root / "repo", "tiny")
+    build_demucs_hf_cache(root / "hf", "test/tiny")
+    return root
+
+
 @pytest.fixture
 def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "artifacts"

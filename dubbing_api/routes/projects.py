@@ -110,8 +110,20 @@ def _project(caller: Principal, **fields: Any) -> Project:
         if not error["loc"]:  # a rule across fields (min_speakers over max_speakers)
             raise ApiError(400, "validation_error", str(error["msg"])) from exc
         names = {"source_language": "sourceLanguage", "target_language": "targetLanguage"}
-        field = names.get(str(error["loc"][0]), str(error["loc"][0]))
+        field = names.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else "body"
         raise ApiError(400, "validation_error", f"{field}: {error['msg']}") from exc
+
+
+def _mix_choices(svc: Services, caller: Principal, body: ProjectCreate) -> dict[str, Any]:
+    """What plays under the dub; a stem is named and checked exactly like the video."""
+    stem = body.background_url
+    if body.background == "stem" and not stem:
+        raise ApiError(400, "validation_error", "backgroundUrl: background 'stem' needs the stem")
+    return {
+        "background": body.background,
+        "background_uri": source_uri(svc, caller, stem, "backgroundUrl") if stem else None,
+        "original_track": body.original_track,
+    }
 
 
 def _check_languages(svc: Services, source: str, target: str) -> None:
@@ -135,6 +147,8 @@ def _out(svc: Services, project: Project) -> ProjectOut:
         source_language=project.source_language,
         target_language=project.target_language,
         premium=project.premium,
+        background=project.background,
+        background_url=svc.store.key_of(project.background_uri) if project.background_uri else None,
         created_at=project.created_at,
         stages=statuses,
     )
@@ -215,6 +229,7 @@ def create_project(
             min_speakers=body.min_speakers,
             max_speakers=body.max_speakers,
             voices=body.voices,
+            **_mix_choices(svc, caller, body),
         )
         _check_languages(svc, project.source_language, project.target_language)
         return _start(svc, project)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DagsterInstance
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,18 +24,22 @@ from rich.table import Table
 from dubbing_pipeline.cli.runner import materialize_stage, run_store, stage_failure
 from dubbing_pipeline.cli.sample import make_sample_video
 from dubbing_pipeline.defs.resources import default_resources
+from dubbing_pipeline.domain.background import METHODS
+from dubbing_pipeline.domain.errors import JobProcessingError
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.engines.background import BackgroundMixer
+from dubbing_pipeline.infra import media, mix
 from dubbing_pipeline.operations import approvals, reviews
-from dubbing_pipeline.operations.projects import create_project, load_project
+from dubbing_pipeline.operations.projects import create_project, load_project, save_project
 
 console = Console()
 FIGURES = {
     Stage.STT: ("language", "segments", "mean_confidence"),
     Stage.MT: ("language_pair", "segments"),
     Stage.TTS: ("max_speedup_applied", "segments_over_cap", "clips_reused"),
-    Stage.MUXING: ("duration_s", "subtitle_tracks"),
+    Stage.MUXING: ("background", "loudness_lufs", "audio_tracks", "subtitle_tracks"),
     Stage.LIP_SYNC: ("note",),
 }
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -69,19 +74,26 @@ def _create(
     instance: DagsterInstance, resources: dict[str, Any], args: argparse.Namespace, driven_by: str
 ) -> Project:
     spec = {"id": args.project} if args.project else {}
-    video = args.video if "://" in args.video else str(Path(args.video).resolve())
-    project = Project(
-        **spec,
-        video_uri=video,
-        source_language=args.source,
-        target_language=args.to,
-        premium=args.premium,
-        user_id=args.user,
-        driven_by=driven_by,
-        min_speakers=args.min_speakers,
-        max_speakers=args.max_speakers,
-        voices=dict(_pair(v, "--voice", "SPEAKER=VOICE") for v in args.voice),
-    )
+    try:
+        project = Project(
+            **spec,
+            video_uri=_uri(args.video),
+            source_language=args.source,
+            target_language=args.to,
+            premium=args.premium,
+            user_id=args.user,
+            driven_by=driven_by,
+            min_speakers=args.min_speakers,
+            max_speakers=args.max_speakers,
+            voices=dict(_pair(v, "--voice", "SPEAKER=VOICE") for v in args.voice),
+            **_mix_choices(args),
+        )
+    except ValidationError as exc:
+        raise SystemExit(f"VALIDATION: {exc.errors()[0]['msg']}") from exc
+    if project.background_uri and "://" not in project.background_uri + project.video_uri:
+        _check_stem(Path(project.background_uri), Path(project.video_uri), resources["mixer"])
+    if project.background == "demucs" and (reason := resources["separator"].unavailable()):
+        raise SystemExit(f"VALIDATION: background 'demucs' is not available here: {reason}")
     project, _ = create_project(resources["store"], run_store(instance), project)
     console.print(
         f"project [bold]{project.id}[/]: {project.source_language} -> "
@@ -90,10 +102,39 @@ def _create(
     return project
 
 
+def _uri(path: str) -> str:
+    return path if "://" in path else str(Path(path).resolve())
+
+
+def _check_stem(stem: Path, video: Path, mixer: BackgroundMixer) -> None:
+    """A bad stem is said now, not after the reviews (MUXING checks it again, authoritatively)."""
+    try:
+        mix.validate_stem(stem, media.probe(video).duration, mixer.stem_tolerance_s)
+    except JobProcessingError as exc:
+        raise SystemExit(f"VALIDATION: {exc.message}") from exc
+
+
+def _mix_choices(args: argparse.Namespace) -> dict[str, Any]:
+    """The project's choices of what plays under the dub (unset: the deployment's defaults)."""
+    choices: dict[str, Any] = {}
+    if args.background:
+        choices["background"] = args.background
+    if args.background_stem:
+        choices["background_uri"] = _uri(args.background_stem)
+    if args.original_track is not None:
+        choices["original_track"] = args.original_track
+    return choices
+
+
 def _resume(args: argparse.Namespace) -> int:
     resources = default_resources()
     with DagsterInstance.get() as instance:
         project = load_project(resources["store"], args.project)
+        if choices := _mix_choices(args):  # e.g. a corrected stem before MUXING runs again
+            if "background" in choices and "background_uri" not in choices:
+                choices["background_uri"] = None
+            fields = project.model_dump() | choices
+            project = save_project(resources["store"], Project.model_validate(fields))
         done = {
             s
             for s in Stage
@@ -229,6 +270,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True)
     dub = sub.add_parser("dub", help="create a project for a video and run its stages here")
     submit = sub.add_parser("submit", help="create a project for the daemon's sensors to run")
+    resume = sub.add_parser("resume", help="run a project's remaining stages")
     for command in (dub, submit):
         command.add_argument("video", help="path or fsspec URL of the source video")
         command.add_argument("--to", required=True, help="target language, e.g. es")
@@ -241,10 +283,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--voice", action="append", default=[], metavar="SPEAKER=VOICE", help="pin a voice"
         )
+    for command in (dub, submit, resume):
+        _mix_arguments(command)
     dub.add_argument("--approve-all", action="store_true", help="auto-approve reviews (demo)")
     dub.set_defaults(handler=_dub)
     submit.set_defaults(handler=_submit)
-    resume = sub.add_parser("resume", help="run a project's remaining stages")
     resume.add_argument("project")
     resume.add_argument("--approve-all", action="store_true")
     resume.set_defaults(handler=_resume)
@@ -262,6 +305,25 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("out")
     sample.set_defaults(handler=_sample)
     return parser
+
+
+def _mix_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--background",
+        choices=METHODS,
+        help="what plays under the dub: the source ducked (duck), a music-and-effects stem "
+        "(stem), the source without its voices (demucs), nothing (none); default: the "
+        "deployment's (DUBBING_BACKGROUND, duck)",
+    )
+    command.add_argument(
+        "--background-stem", metavar="AUDIO", help="the music-and-effects stem (implies stem)"
+    )
+    command.add_argument(
+        "--original-track",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the source audio as a second track (default: the deployment's, yes)",
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The deployment's engines and artifact store, chosen by environment, never by code changes.
 
 Resource keys are what the stage assets ask for: ``store``, ``stt``, ``diarizer``, ``mt``, ``tts``,
-``muxer``, ``lipsync``. Engines load their models lazily, so building these objects costs nothing;
-an engine whose optional extra is not installed is refused here, when the definitions load, with
-the ``pip install`` that fixes it, not deep inside a run.
+``muxer``, ``mixer``, ``separator``, ``lipsync``. Engines load their models lazily, so building
+these objects costs nothing; an engine whose optional extra is not installed is refused here, when
+the definitions load, with the ``pip install`` that fixes it, not deep inside a run.
 """
 
 from __future__ import annotations
@@ -13,17 +13,24 @@ from importlib.util import find_spec
 from typing import Any
 
 from dubbing_pipeline.domain.languages import Capabilities
+from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.diarization import NoDiarizer, ResemblyzerDiarizer
 from dubbing_pipeline.engines.diarization_pyannote import PyannoteDiarizer
 from dubbing_pipeline.engines.lipsync import PipesLipSync, lipsync_from_env
 from dubbing_pipeline.engines.mt import ApertiumMT
 from dubbing_pipeline.engines.mt_transformers import TransformersMT
 from dubbing_pipeline.engines.mux import FfmpegMuxer
+from dubbing_pipeline.engines.separation import DemucsSeparator
 from dubbing_pipeline.engines.stt import FasterWhisperSTT
 from dubbing_pipeline.engines.tts import EspeakTTS, PiperTTS
 from dubbing_pipeline.engines.tts_coqui import CoquiTTS
 from dubbing_pipeline.infra.events import EventPublisher
-from dubbing_pipeline.infra.settings import PipelineSettings, settings
+from dubbing_pipeline.infra.settings import (
+    DemucsSettings,
+    MixSettings,
+    PipelineSettings,
+    settings,
+)
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 
@@ -60,6 +67,7 @@ def default_resources(config: PipelineSettings | None = None) -> dict[str, Any]:
         "mt": mt_engine(config),
         "tts": tts_engine(config),
         "muxer": FfmpegMuxer(),
+        **background_engines(config),
         "lipsync": lipsync_engine(),
         "events": EventPublisher(redis_url=config.redis_url),
     }
@@ -118,6 +126,20 @@ def tts_engine(config: PipelineSettings) -> EspeakTTS | PiperTTS | CoquiTTS:
     return CoquiTTS(
         model_path=config.tts_model, device=config.tts_device, language=config.tts_language
     )
+
+
+def background_engines(config: PipelineSettings) -> dict[str, BackgroundMixer | DemucsSeparator]:
+    """What plays under the dub unless a project says (``DUBBING_BACKGROUND``: duck, stem,
+    demucs, none), the mix's other settings (``DUBBING_MIX_<FIELD>``) and Demucs's
+    (``DUBBING_DEMUCS_<FIELD>``). A deployment whose default is demucs without the extra or the
+    weights is refused here, naming what is missing."""
+    mixer = BackgroundMixer(method=config.background, **MixSettings().fields())
+    separator = DemucsSeparator(**DemucsSettings().fields())
+    if mixer.method == "demucs":
+        require_extra("The demucs background", "separate", "demucs", "torch")
+        if reason := separator.unavailable():
+            raise ValueError(f"DUBBING_BACKGROUND=demucs: {reason}")
+    return {"mixer": mixer, "separator": separator}
 
 
 def lipsync_engine() -> PipesLipSync:

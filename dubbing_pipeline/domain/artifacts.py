@@ -56,6 +56,11 @@ def clip(key: str) -> str:
     return f"clips/{key}.wav"
 
 
+def separated(key: str) -> str:
+    """A source's music and effects as a separation model left them, cached by content."""
+    return f"background/{key}.flac"
+
+
 def voice(name: str) -> str:
     """A speaker's reference clip for a cloning TTS engine."""
     return f"voices/{name}"

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain.background import BackgroundMethod
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -23,6 +24,18 @@ class Project(BaseModel):
     target_language: str
     premium: bool = False
     user_id: str = "local"
+    background: BackgroundMethod | None = Field(
+        default=None,
+        description="What plays under the dub (stem, demucs, duck, none); None: the "
+        "deployment's default.",
+    )
+    background_uri: str | None = Field(
+        default=None, description="The music-and-effects stem, for background 'stem'."
+    )
+    original_track: bool | None = Field(
+        default=None,
+        description="Keep the source audio as a second track; None: the deployment's default.",
+    )
     stt_launched_by: Literal["sensor", "creator"] = Field(
         default="sensor",
         description="'creator': whoever created the project launched STT itself (the API), so "
@@ -60,6 +73,18 @@ class Project(BaseModel):
         if not languages.is_valid(value):
             raise ValueError(f"{value!r} is not an ISO 639 language code")
         return value
+
+    @model_validator(mode="after")
+    def _stem_with_its_file(self) -> Project:
+        if self.background_uri and self.background is None:
+            self.background = "stem"  # naming a stem is choosing it
+        if self.background == "stem" and not self.background_uri:
+            raise ValueError("background 'stem' needs the stem: background_uri")
+        if self.background_uri and self.background != "stem":
+            raise ValueError(
+                f"a background stem is only used with background 'stem', not {self.background!r}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _speaker_bounds(self) -> Project:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.speakers import Diarization
@@ -33,6 +33,25 @@ class SubtitleTrack:
     path: Path
     language: str
     title: str
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """An audio track of the delivered video: a stream of a file, its language and name, whether
+    players pick it first, and the gain and peak ceiling it is encoded with (loudness)."""
+
+    path: Path
+    language: str
+    title: str
+    default: bool = False
+    stream: str = "a:0"
+    gain_db: float = 0.0
+    limit_db: float | None = None  # a peak limiter at this ceiling (dBFS) after the gain
+
+    @property
+    def as_is(self) -> bool:
+        """Nothing to change: the stream can be copied if the container takes its codec."""
+        return self.gain_db == 0.0 and self.limit_db is None
 
 
 @runtime_checkable
@@ -120,12 +139,34 @@ class FixedVoices(Protocol):
 
 
 @runtime_checkable
+class Separator(Protocol):
+    def unavailable(self) -> str | None:
+        """Why this deployment cannot separate (an extra or weights missing), in words."""
+        ...
+
+    @property
+    def model_id(self) -> str:
+        """Names the model: part of the cache key of what it separated."""
+        ...
+
+    def separate(self, source: Path, out: Path, progress: Progress) -> dict[str, Any]:
+        """Write ``out``: the source's audio without its voices (music and effects)."""
+        ...
+
+
+@runtime_checkable
 class Muxer(Protocol):
+    def suffix_for(self, video_codec: str | None) -> str:
+        """The container (``.mp4``, ``.mkv``) the source's video stream can be copied into."""
+        ...
+
     def mux(
         self,
         video: Path,
-        audio: Path,
-        audio_language: str,
+        audio: Sequence[AudioTrack],
         subtitles: Sequence[SubtitleTrack],
         out: Path,
-    ) -> None: ...
+    ) -> None:
+        """The source's video stream copied bit for bit, the audio tracks in order (the first is
+        the default), then the subtitle tracks."""
+        ...

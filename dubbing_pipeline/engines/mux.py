@@ -1,22 +1,27 @@
-"""Muxing with ffmpeg: the video stream is copied bit for bit; dub audio and subtitles are added."""
+"""Muxing with ffmpeg: the video stream is copied bit for bit; the audio tracks (the dub mix, the
+original audio) and the subtitles are added, each tagged with its language and name."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 from dagster import ConfigurableResource
 
 from dubbing_pipeline.domain import languages
-from dubbing_pipeline.engines.base import SubtitleTrack
+from dubbing_pipeline.engines.base import AudioTrack, SubtitleTrack
 from dubbing_pipeline.infra import media
+from dubbing_pipeline.infra.mix import levelled
 
 MP4_VIDEO_CODECS = frozenset({"h264", "hevc", "av1", "vp9", "mpeg4"})
+MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})  # copied, not re-encoded
 
 
 class FfmpegMuxer(ConfigurableResource):
-    """MP4 (mov_text subtitles) when the source codec allows a stream copy into MP4, else MKV."""
+    """MP4 (mov_text subtitles) when the source codec allows a stream copy into MP4, else MKV.
+    Audio that needs no change and fits the container is copied; the rest is encoded."""
 
     audio_codec: str = "aac"
     audio_bitrate: str = "160k"
@@ -27,31 +32,37 @@ class FfmpegMuxer(ConfigurableResource):
     def mux(
         self,
         video: Path,
-        audio: Path,
-        audio_language: str,
+        audio: Sequence[AudioTrack],
         subtitles: Sequence[SubtitleTrack],
         out: Path,
     ) -> None:
-        subtitle_codec = "mov_text" if out.suffix == ".mp4" else "srt"
-        options: dict[str, str] = {
-            "c:v": "copy",
-            "c:a": self.audio_codec,
-            "b:a": self.audio_bitrate,
-            "c:s": subtitle_codec,
-            "metadata:s:a:0": f"language={languages.alpha3(audio_language)}",
-            "disposition:a:0": "default",
-        }
-        for i, track in enumerate(subtitles):
-            options[f"metadata:s:s:{i}"] = f"language={languages.alpha3(track.language)}"
-            # Same stream by absolute index (video 0, audio 1): ffmpeg-python cannot repeat a flag.
-            # MP4 keeps a track's name as its handler_name, Matroska as its title.
-            name_tag = "handler_name" if out.suffix == ".mp4" else "title"
-            options[f"metadata:s:{2 + i}"] = f"{name_tag}={track.title}"
-        if out.suffix == ".mp4":
+        mp4 = out.suffix == ".mp4"
+        # MP4 keeps a track's name as its handler_name, Matroska as its title.
+        name_tag = "handler_name" if mp4 else "title"
+        options: dict[str, Any] = {"c:v": "copy", "c:s": "mov_text" if mp4 else "srt"}
+        streams = [ffmpeg.input(str(video))["v:0"]]
+        for i, track in enumerate(audio):
+            streams.append(self._audio(track, i, mp4, options))
+            options[f"metadata:s:a:{i}"] = f"language={languages.alpha3(track.language)}"
+            # Same stream by absolute index (video 0): ffmpeg-python cannot repeat a flag.
+            options[f"metadata:s:{1 + i}"] = f"{name_tag}={track.title}"
+            options[f"disposition:a:{i}"] = "default" if track.default else "0"
+        for i, cue_track in enumerate(subtitles):
+            streams.append(ffmpeg.input(str(cue_track.path))["s:0"])
+            options[f"metadata:s:s:{i}"] = f"language={languages.alpha3(cue_track.language)}"
+            options[f"metadata:s:{1 + len(audio) + i}"] = f"{name_tag}={cue_track.title}"
+        if mp4:
             options["movflags"] = "+faststart"
-        inputs = [
-            ffmpeg.input(str(video))["v:0"],
-            ffmpeg.input(str(audio))["a:0"],
-            *(ffmpeg.input(str(t.path))["s:0"] for t in subtitles),
-        ]
-        media.run(ffmpeg.output(*inputs, str(out), **options))
+        media.run(ffmpeg.output(*streams, str(out), **options))
+
+    def _audio(self, track: AudioTrack, index: int, mp4: bool, options: dict[str, Any]):
+        """The track's stream, copied when it can be, else through its gain and limiter into
+        the encoder."""
+        stream = ffmpeg.input(str(track.path))[track.stream]
+        codec = media.audio_stream(track.path, track.stream).get("codec_name")
+        if track.as_is and (not mp4 or codec in MP4_AUDIO_CODECS):
+            options[f"c:a:{index}"] = "copy"
+            return stream
+        options[f"c:a:{index}"] = self.audio_codec
+        options[f"b:a:{index}"] = self.audio_bitrate
+        return levelled(stream, track.gain_db, track.limit_db)

@@ -9,10 +9,11 @@ and says so in its ``note``.
 
 The contract for every external lip-sync program (a Wav2Lip wrapper follows the same):
 
-- **Input**, as Pipes extras: ``video`` and ``audio`` (paths to read), ``out`` (the path to write,
-  in the container format of ``video``), ``checkpoint`` (model weights, or null), ``device``
-  (cpu, cuda or auto) and ``options`` (the program's own settings; here ``video_codec``,
-  ``preset``, ``crf``).
+- **Input**, as Pipes extras: ``video`` (the muxed video) and ``audio`` (the dub's speech alone,
+  what drives the lips), ``out`` (the path to write, in the container format of ``video``, with
+  ``video``'s audio and subtitle tracks: the dub mix and the original), ``checkpoint`` (model
+  weights, or null), ``device`` (cpu, cuda or auto) and ``options`` (the program's own
+  settings; here ``video_codec``, ``preset``, ``crf``).
 - **Progress**: ``report_custom_message({"progress": fraction})`` (0.0-1.0) as the work goes on;
   it reaches the stage's progress (log lines and ``job_progress`` events) while the program runs.
   Human-readable lines go through ``context.log``.
@@ -92,13 +93,14 @@ def retime(
         note = "no lip-sync model installed; durations already match, streams copied"
     else:
         retimed = source["v:0"].filter("setpts", f"{factor:.8f}*PTS")
+        # The muxed audio tracks (the dub mix, the original) are as long as the dub: copied.
         stream = ffmpeg.output(
             retimed,
-            ffmpeg.input(str(audio))["a:0"],
+            source["a"],
             source["s?"],
             str(out),
             **{"c:v": options.video_codec, "preset": options.preset, "crf": options.crf},
-            **{"c:a": "aac", "c:s": "copy"},
+            **{"c:a": "copy", "c:s": "copy"},
         )
         note = f"no lip-sync model installed; video retimed by {factor:.4f} to the dub track"
     log(

@@ -9,7 +9,8 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import wave
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,13 @@ def probe(path: Path) -> MediaInfo:
         subtitle_streams=sum(s.get("codec_type") == "subtitle" for s in streams),
         raw=raw,
     )
+
+
+def audio_stream(path: Path, stream: str = "a:0") -> dict:
+    """ffprobe's description of an audio stream (``a:N``) of a file; {} when it has none."""
+    audio = [s for s in probe(path).raw.get("streams", []) if s.get("codec_type") == "audio"]
+    index = int(stream.rsplit(":", 1)[-1]) if stream[-1].isdigit() else 0
+    return audio[index] if index < len(audio) else {}
 
 
 def validate_source_video(path: Path) -> MediaInfo:
@@ -145,6 +153,35 @@ def run(stream: ffmpeg.nodes.OutputStream) -> None:
         raise _failure(exc.stderr) from exc
 
 
+def run_logged(graph: ffmpeg.nodes.OutputStream) -> str:
+    """Run an ffmpeg graph whose analysis filters (silencedetect, ebur128) report in the log, and
+    return that log (their lines and ffmpeg's stream summary: a few kB, however long the input)."""
+    try:
+        _, log = graph.global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "info").run(
+            overwrite_output=True, capture_stdout=True, capture_stderr=True
+        )
+    except ffmpeg.Error as exc:
+        raise _failure(exc.stderr) from exc
+    return log.decode(errors="replace")
+
+
+def decoded_seconds(path: Path, stream: str = "a:0") -> float:
+    """Decode a stream to the end and return how long it really is. Any decoding error (a
+    corrupt or truncated file) is a VALIDATION error quoting ffmpeg."""
+    graph = ffmpeg.input(str(path))[stream].output("-", f="null")
+    args = graph.global_args(*_QUIET_ARGS, "-xerror", "-nostats", "-progress", "pipe:1")
+    try:
+        out, errors = args.run(capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as exc:
+        out, errors = b"", exc.stderr or b"ffmpeg failed"
+    if errors.strip():
+        detail = errors.decode(errors="replace").strip().splitlines()[-1]
+        detail = detail.replace(f"{path}: ", "").replace(str(path), path.name)
+        raise validation_error(f"{path.name}: corrupt audio ({detail})")
+    times = [line.split("=", 1)[1] for line in out.decode().splitlines() if "out_time_us=" in line]
+    return int(times[-1]) / 1e6 if times and times[-1].strip().isdigit() else 0.0
+
+
 def stream(graph: ffmpeg.nodes.OutputStream, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
     """Run an ffmpeg graph that writes to ``pipe:`` and yield its output as it comes, so the
     caller holds one chunk, never the whole output. A failure is raised as ``run`` raises it."""
@@ -157,6 +194,26 @@ def stream(graph: ffmpeg.nodes.OutputStream, chunk_bytes: int = CHUNK_BYTES) -> 
         while chunk := process.stdout.read(chunk_bytes):
             yield chunk
         if process.wait() != 0:
+            errors.seek(0)
+            raise _failure(errors.read())
+
+
+@contextmanager
+def feeding(graph: ffmpeg.nodes.OutputStream) -> Iterator[Callable[[bytes], None]]:
+    """Run an ffmpeg graph that reads ``pipe:`` and hand the caller a function that writes to it,
+    so output made in Python (a model's, a chunk at a time) is encoded as it comes."""
+    args = graph.global_args(*_QUIET_ARGS).compile(overwrite_output=True)
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(args, stdin=subprocess.PIPE, stderr=errors) as process,
+    ):
+        assert process.stdin is not None
+        try:
+            yield process.stdin.write
+        finally:
+            process.stdin.close()
+            code = process.wait()
+        if code != 0:
             errors.seek(0)
             raise _failure(errors.read())
 

@@ -59,6 +59,10 @@ class PipelineSettings(BaseSettings):
         None, description="Hugging Face token for gated pyannote pipelines (filling the cache)"
     )
 
+    background: Literal["stem", "demucs", "duck", "none"] = Field(
+        "duck", description="what plays under the dub unless a project says"
+    )
+
     gpu_stages: str = Field(DEFAULT_GPU_STAGES, description="stages whose runs ask for a GPU")
     retry_attempts: int = Field(3, ge=1, description="attempts per stage, in all")
     retry_delay_s: float = Field(5.0, ge=0, description="the first retry's wait")
@@ -139,6 +143,50 @@ class LipSyncSettings(BaseSettings):
             else:
                 out[name] = value
         return out
+
+
+class MixSettings(BaseSettings):
+    """``DUBBING_MIX_<FIELD>``: any field of what plays under the dub (``BackgroundMixer``);
+    ``LOUDNESS_LUFS=off`` leaves the dub's loudness as mixed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DUBBING_MIX_", extra="ignore", env_ignore_empty=True
+    )
+
+    duck_db: float | None = None
+    ramp_s: float | None = None
+    min_gap_s: float | None = None
+    centre_cancel: bool | None = None
+    loudness_lufs: float | Literal["off"] | None = None
+    peak_db: float | None = None
+    original_track: bool | None = None
+    stem_tolerance_s: float | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The resource's fields that were set (``off`` is no loudness target)."""
+        out = self.model_dump(exclude_none=True)
+        if out.get("loudness_lufs") == "off":
+            out["loudness_lufs"] = None
+        return out
+
+
+class DemucsSettings(BaseSettings):
+    """``DUBBING_DEMUCS_<FIELD>``: any field of the Demucs separator (``DemucsSeparator``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DUBBING_DEMUCS_", extra="ignore", env_ignore_empty=True
+    )
+
+    model: str | None = None
+    repo: str | None = None
+    hf_cache: str | None = None
+    device: Device | None = None
+    chunk_s: float | None = None
+    overlap_s: float | None = None
+    threads: int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
 
 
 def settings() -> PipelineSettings:

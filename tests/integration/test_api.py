@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher, JobEvent
 from tests.support.daemon import wait_until
+from tests.support.mixes import audio_streams, decoded, gains_db, tone
 from tests.support.stack import MAX_UPLOAD, REDIS_URL, Stack, token
 
 pytestmark = pytest.mark.integration
@@ -56,12 +57,16 @@ def _create(stack: Stack, user: str, video: str = "sample.mp4", **extra: Any) ->
     return response.json()
 
 
-def test_a_project_end_to_end_over_http_and_websocket(stack: Stack) -> None:
+def test_a_project_end_to_end_over_http_and_websocket(stack: Stack, sample_video: Path) -> None:
     alice = stack.client("alice")
     tap = EventTap(stack, "alice")
-    created = _create(stack, "alice")
+    # A music-and-effects stem uploaded beside the video plays under the dub.
+    stem = tone(stack.root / "stem.wav", media.probe(sample_video).duration, channels=1)
+    key = alice.post("/api/uploads?filename=stem.wav", content=stem.read_bytes()).json()["key"]
+    created = _create(stack, "alice", backgroundUrl=key)
     project = created["project"]["id"]
     assert created["project"]["userId"] == "alice" and created["jobId"]
+    assert (created["project"]["background"], created["project"]["backgroundUrl"]) == ("stem", key)
 
     for stage, review_path in (("STT", "transcript"), ("MT", "translation")):
         tap.wait_for(
@@ -101,6 +106,10 @@ def test_a_project_end_to_end_over_http_and_websocket(stack: Stack) -> None:
     dubbed = stack.root / "dubbed.mp4"
     dubbed.write_bytes(video.content)
     assert media.probe(dubbed).subtitle_streams == 2
+    assert [a["tags"]["language"] for a in audio_streams(dubbed)] == ["spa", "eng"]
+    dub = stack.root / f"artifacts/projects/{project}/speech/dub_track.wav"
+    levels = gains_db(decoded(dubbed), {"dub": decoded(dub), "stem": decoded(stem)}, (0, 60))
+    assert levels["stem"] - levels["dub"] > -6  # the stem is in the mix beside the dub
 
     jobs = alice.get(f"/api/jobs/project/{project}").json()["jobs"]
     assert sorted(j["stage"] for j in jobs) == ["MT", "MUXING", "STT", "TTS"]
@@ -197,6 +206,15 @@ def test_bad_input_is_a_clear_4xx(stack: Stack) -> None:
         (alice.get("/api/jobs/does-not-exist"), 404, "job does-not-exist"),
         (alice.get("/api/nowhere"), 404, "Not Found"),
     ]
+    video = {"videoUrl": "uploads/alice/sample.mp4", "targetLanguage": "es"}
+    for mix, needle in (
+        ({"backgroundUrl": "uploads/bob/sample.mp4"}, "backgroundUrl: not an upload of yours"),
+        ({"backgroundUrl": "s3://elsewhere/stem.wav"}, "backgroundUrl: this deployment takes"),
+        ({"background": "stem"}, "backgroundUrl: background 'stem' needs the stem"),
+        ({"background": "karaoke"}, "background"),
+        ({"background": "duck", "backgroundUrl": "uploads/alice/sample.mp4"}, "only used with"),
+    ):
+        cases.append((alice.post("/api/projects", json=video | mix), 400, needle))
     for response, status, needle in cases:
         assert response.status_code == status, response.text
         assert needle in response.json()["error"]["message"], response.text

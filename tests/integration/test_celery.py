@@ -74,4 +74,4 @@ def test_a_project_completes_with_its_steps_on_two_celery_workers(
     ).asset_materialization
     dubbed = media.probe(Path(materialization.metadata["video_uri"].value))
     audio = [s for s in dubbed.raw["streams"] if s["codec_type"] == "audio"]
-    assert [s["tags"]["language"] for s in audio] == ["spa"]
+    assert [s["tags"]["language"] for s in audio] == ["spa", "eng"]  # the dub, the original

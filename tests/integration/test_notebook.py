@@ -43,4 +43,5 @@ def test_dub_a_video_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     info = media.probe(videos[0])
     streams = [s["codec_type"] for s in info.raw["streams"]]
     assert info.has_video
-    assert sorted(streams) == ["audio", "subtitle", "subtitle", "video"]
+    # the dub and the original audio, two subtitle tracks, the picture
+    assert sorted(streams) == ["audio", "audio", "subtitle", "subtitle", "video"]

@@ -48,7 +48,11 @@ def test_premium_project_is_dubbed_end_to_end(
         audios = [s for s in streams if s["codec_type"] == "audio"]
         subtitles = [s for s in streams if s["codec_type"] == "subtitle"]
         assert len(videos) == 1 and stream_md5(dubbed_path, "v") == stream_md5(sample_video, "v")
-        assert len(audios) == 1 and audios[0]["tags"]["language"] == "spa"
+        # The dub (default track) and the original audio (second track), each tagged.
+        assert [(a["tags"]["language"], a["disposition"]["default"]) for a in audios] == [
+            ("spa", 1),
+            ("eng", 0),
+        ]
         assert abs(float(audios[0]["duration"]) - source.duration) <= 0.05
         assert sorted(s["tags"]["language"] for s in subtitles) == ["eng", "spa"]
 

@@ -134,3 +134,74 @@ def build_nllb(folder: Path, max_positions: int = 32) -> Path:
     M2M100ForConditionalGeneration(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+# A Hybrid Transformer Demucs (htdemucs's architecture) a few hundred kB in size: four sources
+# like the real one, depth 4 so the transformer sees short sequences (fast on a CPU).
+TINY_DEMUCS = {
+    "sources": ["drums", "bass", "other", "vocals"],
+    "channels": 4,
+    "depth": 4,
+    "nfft": 2048,
+    "dconv_comp": 2,
+    "t_layers": 1,
+    "t_heads": 1,
+    "t_hidden_scale": 1.0,
+}
+
+
+def _tiny_htdemucs():
+    from fractions import Fraction
+
+    from demucs.htdemucs import HTDemucs
+
+    _seed()
+    kwargs = TINY_DEMUCS | {"segment": Fraction(2)}
+    return HTDemucs(**kwargs), kwargs
+
+
+def build_demucs(folder: Path, name: str = "tiny") -> str:
+    """A Demucs weights folder as ``demucs --repo`` reads it: ``<name>.yaml`` (a bag of one model)
+    and the model as Demucs's ``serialize_model`` packs it (less its training arguments, which
+    need the training extra), saved by its ``save_with_checksum``."""
+    from demucs.states import get_state, save_with_checksum
+
+    model, _ = _tiny_htdemucs()
+    folder.mkdir(parents=True, exist_ok=True)
+    args, kwargs = model._init_args_kwargs
+    package = {"klass": type(model), "args": args, "kwargs": kwargs}
+    package["state"] = get_state(model, None, half=False)
+    save_with_checksum(package, folder / "a1b2c3d4.th")
+    (folder / f"{name}.yaml").write_text("models: ['a1b2c3d4']\n")
+    return name
+
+
+def build_demucs_hf_cache(cache: Path, name: str = "test/tiny") -> str:
+    """The same model in the HuggingFace cache layout ``demucs`` downloads into: a snapshot of
+    ``<namespace>/Demucs-<name>`` with ``<name>.yaml`` and ``<signature>.safetensors`` carrying
+    the class and its arguments in the file's metadata (what ``demucs.hf`` loads)."""
+    from demucs.hf import hf_repo_name
+    from safetensors.torch import save_file
+
+    model, kwargs = _tiny_htdemucs()
+    namespace, short = name.split("/")
+    repo = cache / f"models--{namespace}--{hf_repo_name(short)}"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    segment = kwargs.pop("segment")
+    kwargs["segment"] = {
+        "_type": "fraction",
+        "numerator": segment.numerator,
+        "denominator": segment.denominator,
+    }
+    metadata = {
+        "klass": "demucs.htdemucs.HTDemucs",
+        "args": "[]",
+        "kwargs": json.dumps(kwargs),
+    }
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, snapshot / "e5f6a7b8.safetensors", metadata=metadata)
+    (snapshot / f"{short}.yaml").write_text("models: ['e5f6a7b8']\n")
+    return name

@@ -8,7 +8,12 @@ from pathlib import Path
 
 from dubbing_api.settings import Settings as ApiSettings
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.infra.settings import LipSyncSettings, PipelineSettings
+from dubbing_pipeline.infra.settings import (
+    DemucsSettings,
+    LipSyncSettings,
+    MixSettings,
+    PipelineSettings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGSTERS_OWN = {"DAGSTER_HOME"}
@@ -34,6 +39,8 @@ def _read_by_code() -> set[str]:
     names = {f"DUBBING_{field.upper()}" for field in PipelineSettings.model_fields} | {
         f"DUBBING_LIPSYNC_{field.upper()}" for field in LipSyncSettings.model_fields
     }
+    names |= {f"DUBBING_MIX_{field.upper()}" for field in MixSettings.model_fields}
+    names |= {f"DUBBING_DEMUCS_{field.upper()}" for field in DemucsSettings.model_fields}
     for field, info in ApiSettings.model_fields.items():
         alias = info.validation_alias
         names |= set(alias.choices) if alias else {f"DUBBING_{field.upper()}"}  # type: ignore[union-attr]
