@@ -14,6 +14,7 @@ from dagster import HookContext, HookDefinition, JobDefinition, success_hook
 
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Sensor, Tag
+from dubbing_pipeline.operations import checks
 from dubbing_pipeline.operations.instance_store import InstanceRunStore
 from dubbing_pipeline.operations.progression import AFTER_SUCCESS, as_sensor, next_launch
 from dubbing_pipeline.operations.runs import LaunchElsewhere, launch_once
@@ -28,12 +29,16 @@ def hand_off_hook(resolve_job: Callable[[str], JobDefinition]) -> HookDefinition
 
     @success_hook(required_resource_keys={"store"}, name="hand_off")
     def hand_off(context: HookContext) -> None:
-        """TTS -> MUXING -> LIP_SYNC at once; the sensor is the safety net."""
+        """TTS -> MUXING -> LIP_SYNC at once, unless the run's blocking checks failed (the
+        project waits for review); the sensor is the safety net."""
         run = context.instance.get_run_by_id(context.run_id)
         if run is None or Tag.STAGE not in run.tags:
             return
         stage = Stage(run.tags[Tag.STAGE])
         if stage not in AFTER_SUCCESS:
+            return
+        if reason := checks.held_back(context.instance, run.run_id):  # blocking checks failed
+            context.log.warning(f"not handing off to {AFTER_SUCCESS[stage]}: {reason}")
             return
         launch = next_launch(
             context.resources.store,

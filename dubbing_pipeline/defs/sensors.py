@@ -36,9 +36,9 @@ from dubbing_pipeline.domain import review
 from dubbing_pipeline.domain.projects import PARTITIONS
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import JOB_TAGS, Tag
-from dubbing_pipeline.infra.events import EventPublisher, JobEvent
+from dubbing_pipeline.infra.events import EventPublisher, EventType, JobEvent
 from dubbing_pipeline.infra.storage import ArtifactStore
-from dubbing_pipeline.operations import dead_letter
+from dubbing_pipeline.operations import checks, dead_letter
 from dubbing_pipeline.operations.progression import (
     AFTER_REVIEW,
     AFTER_SUCCESS,
@@ -134,6 +134,8 @@ def stage_success_sensor(
 ) -> RunRequest | None:
     """A stage run succeeded: announce it (once Dagster records the success, so a client that
     reacts sees the job completed), then start TTS -> MUXING -> LIP_SYNC (premium) on its own.
+    A run whose blocking checks failed starts nothing: the project goes to review, and
+    ``stage_ready_for_review`` says why (its message names the failing segments).
 
     Returns None unless a run must still be requested: a run status sensor moves on to the next
     run in the same tick only when its function returns nothing (otherwise one run per tick, and
@@ -142,15 +144,20 @@ def stage_success_sensor(
     if Tag.STAGE not in run.tags or Tag.PROJECT not in run.tags:
         return None
     stage, project_id = Stage(run.tags[Tag.STAGE]), run.tags[Tag.PROJECT]
-    announce = [("job_completed", "completed")]
-    if stage.needs_review:
-        announce.append(("stage_ready_for_review", "awaiting_review"))
+    held = checks.held_back(context.instance, run.run_id)  # ERROR checks: why, else None
+    announce: list[tuple[EventType, str, str | None]] = [("job_completed", "completed", None)]
+    if stage.needs_review or held:
+        announce.append(("stage_ready_for_review", "awaiting_review", held))
     premium = run.tags.get(Tag.TIER) == "premium"
-    if stage is (Stage.LIP_SYNC if premium else Stage.MUXING):
-        announce.append(("project_completed", "completed"))
-    for type_, status in announce:
-        events.publish(JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100))
-    if stage not in AFTER_SUCCESS:
+    if stage is (Stage.LIP_SYNC if premium else Stage.MUXING) and not held:
+        announce.append(("project_completed", "completed", None))
+    for type_, status, message in announce:
+        events.publish(
+            JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100).model_copy(
+                update={"message": message}
+            )
+        )
+    if stage not in AFTER_SUCCESS or held:
         return None
     cause = successor_cause(run.run_id)
     launch = next_launch(store, project_id, AFTER_SUCCESS[stage], cause, context.log)

@@ -20,6 +20,7 @@ SEGMENTS = "segments.json"  # what a stage produced (STT, MT)
 ENGINE_SEGMENTS = "engine_segments.json"  # STT: the engine's own segments, for audit
 REVIEW = "review.json"  # the decision on it, with the approved segments
 DUB_TRACK = "dub_track.wav"
+HEARD = "heard.json"  # TTS: what back-transcription heard, by the placed clip's content hash
 DUBBED = "dubbed"  # the muxed video, + .mp4 or .mkv
 LIPSYNCED = "lipsynced"  # the lip-synced video, same suffix as the muxed one
 VIDEO_SUFFIXES = (".mp4", ".mkv")

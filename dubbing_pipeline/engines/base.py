@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from dubbing_pipeline.domain.background import Span
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.speakers import Diarization
 from dubbing_pipeline.domain.voices import PaletteVoice, VoiceReference
@@ -62,6 +63,21 @@ class SpeechToText(Protocol):
 
     def transcribe(self, media: Path, language: str | None, progress: Progress) -> Transcription:
         """Segments with start/end/text/confidence; ``language=None`` means detect it."""
+        ...
+
+
+@runtime_checkable
+class SpeechInspector(Protocol):
+    """What an STT engine can tell about audio besides its words, for the transcript's checks:
+    which language is spoken (whatever the project declared) and where speech is."""
+
+    def identify_language(self, media: Path) -> tuple[str, float] | None:
+        """(language, probability) heard in the first speech of ``media`` (None: it cannot
+        tell languages apart)."""
+        ...
+
+    def speech_spans(self, media: Path) -> list[Span]:
+        """Where ``media``'s first audio track has speech (voice activity), in seconds."""
         ...
 
 

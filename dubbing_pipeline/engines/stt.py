@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from dubbing_pipeline.domain.background import Span
 from dubbing_pipeline.domain.errors import (
     JobErrorType,
     JobProcessingError,
@@ -124,6 +125,41 @@ class FasterWhisperSTT(ConfigurableResource):
                 "window_s": self.window_s,
             },
         )
+
+    def identify_language(self, media: Path) -> tuple[str, float] | None:
+        """Whisper's own language identification on the first speech of ``media`` (its first
+        window), run whatever language the project declared: the transcript's language check.
+        One encoder pass over 30 s, on the model ``transcribe`` already loaded. An English-only
+        model cannot tell languages apart: None."""
+        if self.languages() is not None:
+            return None
+        device, compute_type = resolve_placement(self.device, self.compute_type)
+        model = _load_model(whisper_model_path(self.model), device, compute_type, self.cpu_threads)
+        windows = speech_windows(media, rate=SAMPLE_RATE, window_s=min(self.window_s, 120))
+        try:
+            _, audio = next(windows)
+        except StopIteration:
+            raise validation_error(f"{media.name} has no audio to identify") from None
+        finally:
+            windows.close()
+        language, probability, _ = model.detect_language(audio, vad_filter=self.vad_filter)
+        return language, round(float(probability), 4)
+
+    def speech_spans(self, media: Path) -> list[Span]:
+        """Where there is speech, by the Silero voice activity detector faster-whisper ships
+        (what its ``vad_filter`` uses), a window at a time so memory stays flat."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        spans: list[Span] = []
+        windows = speech_windows(media, rate=SAMPLE_RATE, window_s=self.window_s)
+        try:
+            for offset, audio in windows:
+                for found in get_speech_timestamps(audio, VadOptions()):
+                    start, end = ((offset + found[k]) / SAMPLE_RATE for k in ("start", "end"))
+                    spans.append(Span(round(start, 3), round(end, 3)))
+        finally:
+            windows.close()
+        return spans
 
     def _decode(
         self,

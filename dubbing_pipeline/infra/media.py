@@ -285,3 +285,29 @@ def _quietest_cut(samples: np.ndarray, search: int, hop: int) -> int:
         return samples.size
     energy = np.square(tail[: frames * hop].reshape(frames, hop)).mean(axis=1)
     return samples.size - tail.size + int(np.argmin(energy)) * hop + hop // 2
+
+
+def stream_md5(path: Path, selector: str) -> str:
+    """MD5 of a stream's packets (``v``, ``a:0``), unchanged by a stream copy: how the video of
+    a delivered file is compared with the source's."""
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            *_QUIET_ARGS,
+            "-i",
+            str(path),
+            "-map",
+            f"0:{selector}",
+            "-c",
+            "copy",
+            "-f",
+            "md5",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise validation_error(f"{path.name}: no stream {selector} ({out.stderr.strip()[-200:]})")
+    return out.stdout.strip()

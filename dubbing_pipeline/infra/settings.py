@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dubbing_pipeline.domain.checks import CheckThresholds
 from dubbing_pipeline.domain.stages import Stage
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -187,6 +188,20 @@ class DemucsSettings(BaseSettings):
 
     def fields(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+class CheckSettings(BaseSettings, CheckThresholds):
+    """``DUBBING_CHECK_<FIELD>``: where each asset check draws its line, per deployment (every
+    field of ``domain.checks.CheckThresholds``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DUBBING_CHECK_", extra="ignore", env_ignore_empty=True
+    )
+
+
+def check_thresholds() -> CheckThresholds:
+    """The checks' thresholds as the environment gives them now (read by each stage run)."""
+    return CheckThresholds(**CheckSettings().model_dump())
 
 
 def settings() -> PipelineSettings:

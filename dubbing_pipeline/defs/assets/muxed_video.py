@@ -10,8 +10,11 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, ResourcePa
 from pydantic import Field, field_validator
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
+from dubbing_pipeline.defs.checks.muxed_video import SPECS as CHECK_SPECS
+from dubbing_pipeline.defs.checks.muxed_video import muxed_checks
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.background import DUCKED, BackgroundMethod, Span, method_of
+from dubbing_pipeline.domain.checks import blocking_summary
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc, to_srt, to_vtt
 from dubbing_pipeline.domain.stages import Stage
@@ -19,6 +22,7 @@ from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.base import AudioTrack, Muxer, Separator, SubtitleTrack
 from dubbing_pipeline.infra import media, mix
 from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.settings import check_thresholds
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import reviews
 
@@ -45,6 +49,7 @@ class MuxConfig(Config):
 @stage_asset(
     Stage.MUXING,
     kinds={"ffmpeg"},
+    check_specs=CHECK_SPECS,
     deps=[Stage.TTS.asset_name],
     description="The dubbed video: source video stream, the dub over the source's music and "
     "effects, the original audio, target and source subtitles.",
@@ -115,8 +120,18 @@ def muxed_video(
                 with run.engine():
                     muxer.mux(video, audio, tracks, out)
                 out_info = media.probe(out)
+                outcomes, checked = muxed_checks(
+                    out,
+                    video,
+                    target_language=target_doc.language,
+                    source_language=source_doc.language,
+                    original_track=keep_original,
+                    loudness_lufs=mixer.loudness_lufs,
+                    limits=check_thresholds(),
+                )
         run.progress(1.0)
         return MaterializeResult(
+            check_results=checked,
             metadata=run.metadata(
                 uris,
                 duration_s=round(out_info.duration, 3),
@@ -128,7 +143,8 @@ def muxed_video(
                 background=method,
                 background_uri=store.key_of(stem) if method == "stem" and stem else None,
                 **mixed.figures,
-            )
+                checks_blocking=blocking_summary(outcomes),
+            ),
         )
 
 

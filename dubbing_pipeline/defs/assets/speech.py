@@ -16,15 +16,19 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, ResourcePa
 from pydantic import Field
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
+from dubbing_pipeline.defs.checks.speech import SPECS as CHECK_SPECS
+from dubbing_pipeline.defs.checks.speech import speech_checks
 from dubbing_pipeline.domain import artifacts, voices
+from dubbing_pipeline.domain.checks import blocking_summary
 from dubbing_pipeline.domain.review import ReviewDecision
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.timing import plan_track
 from dubbing_pipeline.domain.voices import VoiceChoice, VoiceReference
-from dubbing_pipeline.engines.base import FixedVoices, SpeechSynthesizer
+from dubbing_pipeline.engines.base import FixedVoices, SpeechSynthesizer, SpeechToText
 from dubbing_pipeline.infra import media, pitch, voice_clips
 from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.settings import check_thresholds
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.infra.track import render_track
 from dubbing_pipeline.operations import reviews
@@ -37,6 +41,7 @@ class SpeechConfig(Config):
 @stage_asset(
     Stage.TTS,
     kinds={"tts"},
+    check_specs=CHECK_SPECS,
     deps=[Stage.MT.asset_name],
     description="Dubbed speech: cached per-segment clips and the fitted dub track (source length).",
 )
@@ -46,6 +51,7 @@ def speech(
     store: ArtifactStore,
     events: EventPublisher,
     tts: ResourceParam[SpeechSynthesizer],
+    stt: ResourceParam[SpeechToText],
 ) -> MaterializeResult:
     with stage_run(context, Stage.TTS, store, events) as run:
         doc = reviews.approved_segments(store, run.project.id, Stage.MT)
@@ -77,12 +83,17 @@ def speech(
             )
             with store.writing(run.uri(artifacts.DUB_TRACK)) as out, run.engine():
                 render_track(plan, clips, out, lambda f: run.progress(0.7 + 0.3 * f))
+            track = stack.enter_context(store.reading(run.uri(artifacts.DUB_TRACK)))
+            outcomes, checked, heard = speech_checks(
+                run, stt, track, plan, spoken, doc.language, check_thresholds()
+            )
         for placement in plan.overflowing:
             context.log.warning(
                 f"segment {placement.segment_id} does not fit its slot even at "
                 f"{config.max_speedup}x: {placement.overflow_samples / plan.sample_rate:.2f} s cut"
             )
         return MaterializeResult(
+            check_results=checked,
             metadata=run.metadata(
                 {"dub_track": run.uri(artifacts.DUB_TRACK)},
                 duration_s=round(plan.total_samples / plan.sample_rate, 3),
@@ -99,7 +110,9 @@ def speech(
                 or None,
                 language=doc.language,
                 **plan.summary(),
-            )
+                **heard,
+                checks_blocking=blocking_summary(outcomes),
+            ),
         )
 
 

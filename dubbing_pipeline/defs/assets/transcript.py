@@ -7,7 +7,10 @@ import time
 from dagster import AssetExecutionContext, Config, MaterializeResult, ResourceParam
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run, uri_value
+from dubbing_pipeline.defs.checks.transcript import SPECS as CHECK_SPECS
+from dubbing_pipeline.defs.checks.transcript import transcript_checks
 from dubbing_pipeline.domain import artifacts, languages, speakers
+from dubbing_pipeline.domain.checks import blocking_summary
 from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.sentences import SentenceRules, sentence_segments
@@ -15,6 +18,7 @@ from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.base import Diarizer, SpeechToText, Transcription, Translator
 from dubbing_pipeline.infra import media
 from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.settings import check_thresholds
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 
@@ -28,6 +32,7 @@ class TranscriptConfig(Config, SentenceRules):
 @stage_asset(
     Stage.STT,
     kinds={"whisper"},
+    check_specs=CHECK_SPECS,
     description="Speech-to-text and speakers of the source video: sentence segments JSON, SRT/VTT.",
 )
 def transcript(
@@ -63,11 +68,16 @@ def transcript(
                     project.max_speakers,
                 )
             diarization_s = time.perf_counter() - started
-        who = speakers.attribute(result.segments, found)  # words get speakers, S1..Sn
-        result = dataclasses.replace(result, segments=who.segments)
-        doc, regrouping = _sentences(run, result, info.duration, config)
+            who = speakers.attribute(result.segments, found)  # words get speakers, S1..Sn
+            result = dataclasses.replace(result, segments=who.segments)
+            doc, regrouping = _sentences(run, result, info.duration, config)
+            with run.engine():  # the engine listens again: the language heard, the speech
+                outcomes, checked = transcript_checks(
+                    stt, video, doc, project.source_language, result, check_thresholds()
+                )
         uris = run.write_segments(doc, "source")
         return MaterializeResult(
+            check_results=checked,
             metadata=run.metadata(
                 uris,
                 duration_s=round(info.duration, 3),
@@ -87,6 +97,7 @@ def transcript(
                 words_in_overlap=who.words_in_overlap,
                 **{f"diarization_{k}": v for k, v in found.engine.items()},
                 review="awaiting review",
+                checks_blocking=blocking_summary(outcomes),
             ),
         )
 

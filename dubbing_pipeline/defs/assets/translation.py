@@ -6,11 +6,15 @@ fragments; every engine's output is cleaned in one place (``domain.translations`
 from dagster import AssetExecutionContext, MaterializeResult, ResourceParam
 
 from dubbing_pipeline.defs.assets.common import stage_asset, stage_run
+from dubbing_pipeline.defs.checks.translation import SPECS as CHECK_SPECS
+from dubbing_pipeline.defs.checks.translation import translation_checks
 from dubbing_pipeline.domain import languages
+from dubbing_pipeline.domain.checks import blocking_summary
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.translations import clean_translation
 from dubbing_pipeline.engines.base import Translator
 from dubbing_pipeline.infra.events import EventPublisher
+from dubbing_pipeline.infra.settings import check_thresholds
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import reviews
 
@@ -18,6 +22,7 @@ from dubbing_pipeline.operations import reviews
 @stage_asset(
     Stage.MT,
     kinds={"translation"},
+    check_specs=CHECK_SPECS,
     deps=[Stage.STT.asset_name],
     description="Translation of the approved transcript: segments JSON plus target SRT/VTT.",
 )
@@ -40,8 +45,10 @@ def translation(
             for t, s in zip(texts, source.segments, strict=True)
         ]
         doc = source.with_texts(target, cleaned)
+        outcomes, checked = translation_checks(source, doc, check_thresholds())
         uris = run.write_segments(doc, "target")
         return MaterializeResult(
+            check_results=checked,
             metadata=run.metadata(
                 uris,
                 segments=len(doc.segments),
@@ -51,5 +58,6 @@ def translation(
                 engine=type(mt).__name__,
                 segments_cleaned=sum(a != b for a, b in zip(texts, cleaned, strict=True)),
                 review="awaiting review",
-            )
+                checks_blocking=blocking_summary(outcomes),
+            ),
         )
