@@ -23,6 +23,7 @@ from dubbing_pipeline.domain.background import BackgroundMethod
 from dubbing_pipeline.domain.review import MAX_EDIT_CHARS
 from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.operations.checks import CheckResult
 from dubbing_pipeline.operations.dead_letter import DeadLetterEntry, DeadLetterStats
 from dubbing_pipeline.operations.jobs import Job
 from dubbing_pipeline.operations.queues import QueueStats, Retention
@@ -52,8 +53,16 @@ class Request(Body):
     """Request bodies: strings, booleans and numbers as JSON types, unknown fields refused."""
 
 
+class CheckOut(CheckResult, Body):
+    """An asset check's verdict on a project's stage (docs/checks.md)."""
+
+
 class JobOut(Job, Body):
     """A stage run as the API shows it."""
+
+    checks: list[CheckOut] = Field(
+        default_factory=list, description="What the asset checks said of this run's output."
+    )
 
 
 class JobList(Body):
@@ -149,6 +158,15 @@ class ProjectOut(Body):
     background_url: str | None
     created_at: datetime
     stages: dict[Stage, JobStatus] = Field(description="Each stage's latest job status.")
+    checks: list[CheckOut] | None = Field(
+        default=None,
+        description="Each asset check's latest verdict on each stage (null in listings: read "
+        "the project).",
+    )
+    review_reason: str | None = Field(
+        default=None,
+        description="Why failing ERROR checks hold the project for review, naming the segments.",
+    )
 
 
 class ProjectCreated(Body):

@@ -10,20 +10,29 @@ from starlette.responses import JSONResponse
 
 from dubbing_api.errors import responses
 from dubbing_api.idempotency import IdempotencyKey
-from dubbing_api.models import Accepted, JobList, JobOut, ProgressUpdate
+from dubbing_api.models import Accepted, CheckOut, JobList, JobOut, ProgressUpdate
 from dubbing_api.routes.dead_letter import retry
-from dubbing_api.services import Caller, Svc, Worker, user_filter
+from dubbing_api.services import Caller, Services, Svc, Worker, user_filter
 from dubbing_pipeline.domain.errors import Conflict, NotFound
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.events import JobEvent
-from dubbing_pipeline.operations import jobs
+from dubbing_pipeline.operations import checks, jobs
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=responses())
 JobId = Annotated[str, Path(alias="jobId", min_length=1, max_length=64)]
 ProjectId = Annotated[str, Path(alias="projectId", min_length=1, max_length=64)]
+CHECK_HISTORY = 20  # executions per check read for a job's checks: its run's are among them
 
 
-def _out(job: jobs.Job) -> JobOut:
-    return JobOut.model_validate(job.model_dump())
+def _out(job: jobs.Job, found: list[checks.CheckResult] | None = None) -> JobOut:
+    mine = [CheckOut.model_validate(c.model_dump()) for c in found or [] if c.job_id == job.id]
+    return JobOut.model_validate(job.model_dump() | {"checks": mine})
+
+
+def _checks(svc: Services, project_id: str, stages: set[Stage]) -> list[checks.CheckResult]:
+    """The recent check results of the project's stages (one GraphQL request)."""
+    keys = checks.keys(sorted(stages))
+    return svc.runs.check_results(project_id, keys, limit=CHECK_HISTORY) if keys else []
 
 
 @router.get("/{jobId}", responses=responses(404))
@@ -32,15 +41,17 @@ def get_job(job_id: JobId, svc: Svc, caller: Caller) -> JobOut:
     run = jobs.stage_run(svc.runs, job_id, user_filter(caller))
     if run is None:
         raise NotFound(f"job {job_id}")
-    return _out(jobs.with_progress([run], svc.events)[0])
+    job = jobs.with_progress([run], svc.events)[0]
+    return _out(job, _checks(svc, job.project_id, {job.stage}))
 
 
 @router.get("/project/{projectId}", responses=responses(404))
 def project_jobs(project_id: ProjectId, svc: Svc, caller: Caller) -> JobList:
     """A project's jobs, newest first."""
     project = svc.own_project(caller, project_id)
-    found = jobs.project_runs(svc.runs, project.id)
-    return JobList(jobs=[_out(j) for j in jobs.with_progress(found, svc.events)], next_cursor=None)
+    found = jobs.with_progress(jobs.project_runs(svc.runs, project.id), svc.events)
+    checked = _checks(svc, project.id, {j.stage for j in found})
+    return JobList(jobs=[_out(j, checked) for j in found], next_cursor=None)
 
 
 @router.get("/project/{projectId}/current", responses=responses(404))
@@ -50,7 +61,8 @@ def current_job(project_id: ProjectId, svc: Svc, caller: Caller) -> JobOut:
     found = jobs.project_runs(svc.runs, project.id, limit=1)
     if not found:
         raise NotFound(f"a job of project {project.id}")
-    return _out(jobs.with_progress(found, svc.events)[0])
+    job = jobs.with_progress(found, svc.events)[0]
+    return _out(job, _checks(svc, project.id, {job.stage}))
 
 
 @router.post(

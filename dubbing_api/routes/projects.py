@@ -22,14 +22,21 @@ from starlette.responses import FileResponse, JSONResponse
 from dubbing_api.auth import Principal
 from dubbing_api.errors import ApiError, responses
 from dubbing_api.idempotency import IdempotencyKey, derived_id, fingerprint, once
-from dubbing_api.models import ProjectCreate, ProjectCreated, ProjectList, ProjectOut, Uploaded
+from dubbing_api.models import (
+    CheckOut,
+    ProjectCreate,
+    ProjectCreated,
+    ProjectList,
+    ProjectOut,
+    Uploaded,
+)
 from dubbing_api.services import Caller, Services, Svc, user_filter
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.errors import NotFound
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
-from dubbing_pipeline.operations import jobs, projects, queues
+from dubbing_pipeline.operations import checks, jobs, projects, queues
 
 router = APIRouter(tags=["projects"], responses=responses())
 ProjectId = Annotated[str, PathParam(alias="projectId", min_length=1, max_length=64)]
@@ -138,8 +145,9 @@ def _start(svc: Services, project: Project) -> ProjectCreated:
     return ProjectCreated(project=_out(svc, project), job_id=job_id or "")
 
 
-def _out(svc: Services, project: Project) -> ProjectOut:
+def _out(svc: Services, project: Project, *, with_checks: bool = False) -> ProjectOut:
     statuses = jobs.stage_statuses(jobs.project_runs(svc.runs, project.id, limit=100))
+    found = svc.runs.check_results(project.id, checks.keys()) if with_checks else None
     return ProjectOut(
         id=project.id,
         user_id=project.user_id,
@@ -151,6 +159,10 @@ def _out(svc: Services, project: Project) -> ProjectOut:
         background_url=svc.store.key_of(project.background_uri) if project.background_uri else None,
         created_at=project.created_at,
         stages=statuses,
+        checks=[CheckOut.model_validate(c.model_dump()) for c in found]
+        if found is not None
+        else None,
+        review_reason=checks.review_reason(found) if found else None,
     )
 
 
@@ -306,8 +318,8 @@ def list_projects(
 
 @router.get("/api/projects/{projectId}", responses=responses(404))
 def get_project(project_id: ProjectId, svc: Svc, caller: Caller) -> ProjectOut:
-    """One project and its stages."""
-    return _out(svc, svc.own_project(caller, project_id))
+    """One project, its stages and what the asset checks said of each."""
+    return _out(svc, svc.own_project(caller, project_id), with_checks=True)
 
 
 @router.get(

@@ -12,7 +12,22 @@ from typing import Any, Literal
 from dagster import AssetCheckEvaluation, DagsterEventType, DagsterInstance
 from pydantic import BaseModel, Field
 
+from dubbing_pipeline.domain.media_checks import MUXED_CHECKS, SPEECH_CHECKS
 from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.text_checks import TRANSCRIPT_CHECKS, TRANSLATION_CHECKS
+
+NAMES: dict[Stage, tuple[str, ...]] = {
+    Stage.STT: tuple(TRANSCRIPT_CHECKS),
+    Stage.MT: tuple(TRANSLATION_CHECKS),
+    Stage.TTS: tuple(SPEECH_CHECKS),
+    Stage.MUXING: tuple(MUXED_CHECKS),
+}
+
+
+def keys(stages: Sequence[Stage] | None = None) -> list[tuple[str, str]]:
+    """(asset, check) of every check on ``stages`` (all stages when None)."""
+    chosen = NAMES if stages is None else {s: NAMES[s] for s in stages if s in NAMES}
+    return [(stage.asset_name, name) for stage, names in chosen.items() for name in names]
 
 
 class CheckResult(BaseModel):

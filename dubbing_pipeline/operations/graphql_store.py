@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.batching import Batcher
+from dubbing_pipeline.operations.checks import CheckResult
 from dubbing_pipeline.operations.runs import (
     Launch,
     Overview,
@@ -21,6 +24,8 @@ from dubbing_pipeline.operations.runs import (
 )
 
 RUN_FIELDS = "runId status tags { key value } creationTime startTime endTime"
+CHECK_EXECUTION_FIELDS = """runId evaluation { checkName success severity description timestamp
+  metadataEntries { label __typename ... on JsonMetadataEntry { jsonString } } }"""
 
 
 class GraphQLRunStore:
@@ -238,6 +243,31 @@ class GraphQLRunStore:
         events = found.get("assetMaterializations") or [] if found["__typename"] == "Asset" else []
         return events[0]["runId"] if events else None
 
+    def check_results(
+        self, partition: str, checks: Sequence[tuple[str, str]], limit: int = 1
+    ) -> list[CheckResult]:
+        """The latest ``limit`` executions of each (asset, check) on the partition, newest
+        first, in one request (``assetCheckExecutions`` per check, aliased)."""
+        if not checks:
+            return []
+        params = ["$partition: String", "$limit: Int!"]
+        fields: list[str] = []
+        variables: dict[str, Any] = {"partition": partition, "limit": limit}
+        for i, (asset, name) in enumerate(checks):
+            params += [f"$a{i}: AssetKeyInput!", f"$n{i}: String!"]
+            fields.append(
+                f"e{i}: assetCheckExecutions(assetKey: $a{i}, checkName: $n{i}, "
+                f"partition: $partition, limit: $limit) {{ {CHECK_EXECUTION_FIELDS} }}"
+            )
+            variables |= {f"a{i}": {"path": [asset]}, f"n{i}": name}
+        data = self.query(f"query({', '.join(params)}) {{ {' '.join(fields)} }}", **variables)
+        found = []
+        for i, (asset, _) in enumerate(checks):
+            for execution in data[f"e{i}"]:
+                if result := _check_result(asset, execution):
+                    found.append(result)
+        return found
+
     def ping(self) -> None:
         self.query("{ version }")
 
@@ -272,3 +302,24 @@ def _ok(result: dict[str, Any], expected: str | None = None) -> dict[str, Any]:
     if result.get("__typename") == "PythonError" or (expected and result["__typename"] != expected):
         raise RunStoreError(result.get("message") or result["__typename"])
     return result
+
+
+def _check_result(asset: str, execution: Mapping[str, Any]) -> CheckResult | None:
+    """An execution that has its evaluation (not one still running or skipped)."""
+    evaluation = execution.get("evaluation")
+    if not evaluation:
+        return None
+    entries = {e["label"]: e for e in evaluation["metadataEntries"]}
+    failing = entries.get("failing", {}).get("jsonString")
+    severity = "ERROR" if evaluation["severity"] == "ERROR" else "WARN"
+    return CheckResult(
+        stage=Stage.parse(asset),
+        check=evaluation["checkName"],
+        passed=evaluation["success"],
+        severity=severity,
+        blocking=not evaluation["success"] and severity == "ERROR",
+        description=evaluation.get("description"),
+        failing=json.loads(failing) if failing else [],
+        job_id=execution["runId"],
+        checked_at=datetime.fromtimestamp(evaluation["timestamp"], UTC),
+    )

@@ -64,6 +64,8 @@ class FakeDagster:
     materializations: dict[tuple[str, str], str] = field(default_factory=dict)
     pool_limits: dict[str, int] = field(default_factory=dict)
     asset_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # JSON entries
+    # (asset, check, partition) -> executions as GraphQL answers them, newest first
+    check_executions: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
     down: bool = False
     stall: set[str] = field(default_factory=set)  # fields done, then never answered (a timeout)
     requests: int = 0
@@ -160,6 +162,9 @@ class FakeDagster:
                 }
                 for key in keys
             ]
+        if name == "assetCheckExecutions":
+            key = ("/".join(args["assetKey"]["path"]), args["checkName"], args.get("partition"))
+            return self.check_executions.get(key, [])[: args["limit"]]  # type: ignore[index]
         if name == "setConcurrencyLimit":
             self.pool_limits[args["concurrencyKey"]] = args["limit"]
             return True
