@@ -43,7 +43,9 @@ class Fit:
 def intelligibility_outcome(
     expected: Mapping[int, str], heard: Mapping[int, str], limits: CheckThresholds
 ) -> Outcome:
-    warn, error, rates = [], [], []
+    warn: list[Failing] = []
+    error: list[Failing] = []
+    rates: list[float] = []
     for segment_id, text in expected.items():
         if len(words(text)) < limits.min_wer_words:
             continue
@@ -65,7 +67,8 @@ def intelligibility_outcome(
 
 
 def fit_outcome(fits: Sequence[Fit], sample_rate: int, limits: CheckThresholds) -> Outcome:
-    warn, error = [], []
+    warn: list[Failing] = []
+    error: list[Failing] = []
     for fit in fits:
         if fit.overflow_samples <= 0:
             continue

@@ -188,7 +188,9 @@ def untranslated_words_outcome(
     pairs: Sequence[tuple[Segment, Segment]], source: str, target: str, limits: CheckThresholds
 ) -> Outcome:
     known = {source, target} <= function_words.KNOWN
-    warn, error, left = [], [], 0
+    warn: list[Failing] = []
+    error: list[Failing] = []
+    left = 0
     for _, t in pairs if known else []:
         tokens = words(t.text)
         kept = function_words.only_in(source, target, tokens)

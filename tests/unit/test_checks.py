@@ -158,3 +158,12 @@ def test_muxed_outcomes() -> None:
     assert duration_outcome(20.05, 20.0, LIMITS).passed
     assert loudness_outcome(-16.4, -16.0, LIMITS).passed
     assert loudness_outcome(-23.0, -16.0, LIMITS).severity == "WARN"
+
+
+def test_thresholds_are_the_deployments(monkeypatch) -> None:
+    from dubbing_pipeline.infra.settings import check_thresholds
+
+    monkeypatch.setenv("DUBBING_CHECK_WER_ERROR", "0.9")
+    monkeypatch.setenv("DUBBING_CHECK_SILENCE_DBFS", "-50")
+    limits = check_thresholds()
+    assert (limits.wer_error, limits.silence_dbfs, limits.wer_warn) == (0.9, -50.0, 0.5)

@@ -9,6 +9,7 @@ from pathlib import Path
 from dubbing_api.settings import Settings as ApiSettings
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.settings import (
+    CheckSettings,
     DemucsSettings,
     LipSyncSettings,
     MixSettings,
@@ -41,6 +42,7 @@ def _read_by_code() -> set[str]:
     }
     names |= {f"DUBBING_MIX_{field.upper()}" for field in MixSettings.model_fields}
     names |= {f"DUBBING_DEMUCS_{field.upper()}" for field in DemucsSettings.model_fields}
+    names |= {f"DUBBING_CHECK_{field.upper()}" for field in CheckSettings.model_fields}
     for field, info in ApiSettings.model_fields.items():
         alias = info.validation_alias
         names |= set(alias.choices) if alias else {f"DUBBING_{field.upper()}"}  # type: ignore[union-attr]

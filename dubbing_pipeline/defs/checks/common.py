@@ -20,9 +20,11 @@ specs say which checks do that (``dubbing/blocks_next_stage`` metadata, and thei
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 
+from dubbing_pipeline.defs.partitions import projects_partitions
 from dubbing_pipeline.domain.checks import SHOWN_SEGMENTS, Outcome
 from dubbing_pipeline.domain.stages import Stage
 
@@ -59,6 +61,7 @@ def specs(stage: Stage, described: Mapping[str, str]) -> list[AssetCheckSpec]:
                 else ""
             ),
             blocking=False,  # see the module's docstring
+            partitions_def=projects_partitions,  # a result per project, like the asset's
             metadata={BLOCKS: name in BLOCKING},
         )
         for name, description in described.items()
@@ -79,8 +82,8 @@ def results(stage: Stage, outcomes: Iterable[Outcome]) -> list[AssetCheckResult]
     ]
 
 
-def _metadata(outcome: Outcome) -> dict[str, object]:
-    meta: dict[str, object] = {"summary": outcome.summary, **outcome.figures}
+def _metadata(outcome: Outcome) -> dict[str, Any]:
+    meta: dict[str, Any] = {"summary": outcome.summary, **outcome.figures}
     if outcome.failing:
         meta["failing"] = MetadataValue.json(
             [f.as_json() for f in outcome.failing[:SHOWN_SEGMENTS]]

@@ -120,7 +120,9 @@ def back_transcribe(
             seconds = time.perf_counter() - started
             audio_s = sum(end - start for _, start, end in new)
             items = [  # words where the engine times them, else its segments
-                (w.start, w.end, w.text) for s in result.segments for w in (s.words or [s])
+                (w.start, w.end, w.text)
+                for s in result.segments
+                for w in (s.words or [s])  # type: ignore[list-item]
             ]
             cache |= heard_by_piece(new, items, audio_checks.GAP_S)
             run.store.write_text(cache_uri, json.dumps(cache))
