@@ -54,6 +54,8 @@ class StageFigures:
     transition_s: float
     diarization_s: float | None = None  # STT: who speaks when, inside engine_s
     speakers: int | None = None
+    back_transcription_s: float | None = None  # TTS: the speech checks' STT pass, inside engine_s
+    back_transcribed_audio_s: float | None = None
 
 
 def main() -> None:
@@ -87,6 +89,11 @@ def main() -> None:
             report.add(f"{name}.diarization_s", f.diarization_s)
             report.add(f"{name}.speakers", f.speakers)
             report.add(f"{name}.diarization_rtf", f.diarization_s / duration, "<= 0.1")
+        if f.back_transcription_s is not None:  # the speech checks (docs/checks.md)
+            report.add(f"{name}.back_transcription_s", f.back_transcription_s)
+            report.add(f"{name}.back_transcribed_audio_s", f.back_transcribed_audio_s)
+            share = f.back_transcription_s / f.run_wall_s
+            report.add(f"{name}.back_transcription_share_of_run", share, "<= 0.15")
     engine = sum(f.engine_s for f in figures)
     automatic = [f.transition_s for f in figures if f.stage in (Stage.MUXING, Stage.LIP_SYNC)]
     approved = [f.transition_s for f in figures if f.stage in (Stage.MT, Stage.TTS)]
@@ -182,6 +189,8 @@ def _figures(instance: DagsterInstance, stage: Stage, record: RunRecord, cause: 
         transition_s=begun - cause,
         diarization_s=_figure(metadata, "diarization_seconds"),
         speakers=_figure(metadata, "speakers"),
+        back_transcription_s=_figure(metadata, "back_transcription_seconds"),
+        back_transcribed_audio_s=_figure(metadata, "back_transcribed_audio_s"),
     )
 
 

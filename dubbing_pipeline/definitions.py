@@ -1,5 +1,7 @@
-"""Everything Dagster loads: the five stage assets, one job per stage, the sensors that move a
-project along, the clean-up job and its schedule, and the deployment's resources."""
+"""Everything Dagster loads: the five stage assets (each with its asset checks, computed inside
+the stage: ``defs/checks``, docs/checks.md), one job per stage, the sensors that move a project
+along (and hold it when a check fails with ERROR), the clean-up job and its schedule, and the
+deployment's resources."""
 
 from dagster import AssetKey, AssetSpec, Definitions, JobDefinition, MetadataValue, map_asset_specs
 
