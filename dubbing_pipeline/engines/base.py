@@ -82,6 +82,13 @@ class SpeechInspector(Protocol):
 
 
 @runtime_checkable
+class BackTranscriber(Protocol):
+    """An STT engine's quick pass for the speech checks: the words heard, with their timings."""
+
+    def hear(self, media: Path, language: str) -> list[tuple[float, float, str]]: ...
+
+
+@runtime_checkable
 class Diarizer(Protocol):
     @property
     def name(self) -> str:

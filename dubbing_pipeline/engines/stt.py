@@ -145,6 +145,28 @@ class FasterWhisperSTT(ConfigurableResource):
         language, probability, _ = model.detect_language(audio, vad_filter=self.vad_filter)
         return language, round(float(probability), 4)
 
+    def hear(self, media: Path, language: str) -> list[tuple[float, float, str]]:
+        """Each word heard in ``media`` with its timing: the speech checks' back-transcription
+        of the dub's clips. Greedy decoding without voice activity detection (the input is known
+        speech, gathered by the check), one pass over the whole file: a check, not a transcript,
+        so it pays for one beam, not five."""
+        device, compute_type = resolve_placement(self.device, self.compute_type)
+        model = _load_model(whisper_model_path(self.model), device, compute_type, self.cpu_threads)
+        found, _ = model.transcribe(
+            str(media),
+            language=language,
+            beam_size=1,
+            vad_filter=False,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+        )
+        heard = []
+        for segment in found:
+            for word in segment.words or []:
+                if word.word.strip():
+                    heard.append((float(word.start), float(word.end), word.word.strip()))
+        return heard
+
     def speech_spans(self, media: Path) -> list[Span]:
         """Where there is speech, by the Silero voice activity detector faster-whisper ships
         (what its ``vad_filter`` uses), a window at a time so memory stays flat."""
