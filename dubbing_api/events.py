@@ -182,6 +182,7 @@ async def events_endpoint(websocket: WebSocket) -> None:
             BAD_REQUEST, "lastEventId must be a stream id such as 1718000000000-0"
         )
         return
+    resume: str | None = None  # stays None when the client leaves first
     try:
         # Subscribed before the handshake ends: a client that connects, then acts, sees it all.
         async with hub.subscribe(caller) as feed, anyio.create_task_group() as tasks:
