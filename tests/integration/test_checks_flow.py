@@ -45,6 +45,7 @@ def _graphql(stack: Stack, query: str, **variables: object) -> dict:
     return answer["data"]
 
 
+@pytest.mark.timeout(2700)  # a whole project twice through TTS with Whisper base, on a busy machine
 def test_a_blocking_check_holds_the_project_until_the_segment_is_fixed(
     base_stack: Stack,
 ) -> None:
