@@ -19,10 +19,17 @@ specs say which checks do that (``dubbing/blocks_next_stage`` metadata, and thei
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    MetadataValue,
+    PreviewWarning,
+)
 
 from dubbing_pipeline.defs.partitions import projects_partitions
 from dubbing_pipeline.domain.checks import SHOWN_SEGMENTS, Outcome
@@ -50,22 +57,24 @@ BLOCKS = "dubbing/blocks_next_stage"
 
 
 def specs(stage: Stage, described: Mapping[str, str]) -> list[AssetCheckSpec]:
-    return [
-        AssetCheckSpec(
-            name,
-            asset=stage.asset_name,
-            description=description
-            + (
-                " Blocks the next stage on ERROR: the project goes to review."
-                if name in BLOCKING
-                else ""
-            ),
-            blocking=False,  # see the module's docstring
-            partitions_def=projects_partitions,  # a result per project, like the asset's
-            metadata={BLOCKS: name in BLOCKING},
-        )
-        for name, description in described.items()
-    ]
+    with warnings.catch_warnings():  # a partitioned check is a Dagster preview: said once, here
+        warnings.simplefilter("ignore", PreviewWarning)
+        return [
+            AssetCheckSpec(
+                name,
+                asset=stage.asset_name,
+                description=description
+                + (
+                    " Blocks the next stage on ERROR: the project goes to review."
+                    if name in BLOCKING
+                    else ""
+                ),
+                blocking=False,  # see the module's docstring
+                partitions_def=projects_partitions,  # a result per project, like the asset's
+                metadata={BLOCKS: name in BLOCKING},
+            )
+            for name, description in described.items()
+        ]
 
 
 def results(stage: Stage, outcomes: Iterable[Outcome]) -> list[AssetCheckResult]:

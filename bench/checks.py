@@ -1,0 +1,115 @@
+"""What the speech checks cost: the TTS stage on the turnaround bench's clip (``bench.media``: its
+sentences looped to ``--minutes``), its transcript and translation laid out as the clip says them,
+approved, then the ``speech`` asset materialised in process on a real instance. Prints the stage's
+wall and engine seconds, the back-transcription's seconds and its share of the stage (target
+<= 15 %), and the other speech checks' seconds.
+
+STT is not run (it is not what is measured, and on a 2-core machine it is most of the bench's
+time): the segments are placed where ``make_sample_video`` put the sentences.
+
+    python -m bench.checks --minutes 10
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from dagster import instance_for_test
+
+from bench.common import Report, arguments
+from bench.media import long_video, sentences
+from dubbing_pipeline.cli.runner import materialize_stage
+from dubbing_pipeline.defs.resources import default_resources
+from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.segments import Segment, SegmentDoc
+from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.engines.mt import ApertiumMT
+from dubbing_pipeline.engines.tts import EspeakTTS
+from dubbing_pipeline.infra import media
+from dubbing_pipeline.infra.settings import PipelineSettings
+from dubbing_pipeline.operations import reviews
+from dubbing_pipeline.operations.instance_store import InstanceRunStore
+from dubbing_pipeline.operations.projects import create_project
+
+GAP_S = 0.9  # make_sample_video's pause after each sentence
+
+
+def main() -> None:
+    parser = arguments(__doc__ or "")
+    parser.add_argument("--minutes", type=float, default=10.0, help="clip length (default 10)")
+    args = parser.parse_args()
+    video = long_video(args.minutes)
+    duration = media.probe(video).duration
+    with tempfile.TemporaryDirectory(prefix="bench-checks-") as tmp:
+        figures = run(Path(tmp), video, duration)
+    report = Report(f"speech checks, {args.minutes:g} min clip, espeak-ng, Whisper base")
+    for name, value in figures.items():
+        report.add(name, value)
+    share = figures["back_transcription_s"] / figures["tts_run_wall_s"]
+    report.add("back_transcription_share_of_tts", share, "<= 0.15")
+    report.emit(args.json)
+
+
+def _timeline(duration: float, folder: Path) -> list[tuple[float, float, str]]:
+    """(start, end, English text) of each sentence as the looped clip says it."""
+    tts = EspeakTTS(words_per_minute=150)
+    said = []
+    for i, text in enumerate(sentences()):
+        wav = folder / f"{i}.wav"
+        tts.synthesize(text, "en", wav)
+        frames, rate = media.wav_samples(wav)
+        said.append((frames / rate, text))
+    placed, at = [], 0.0
+    while True:
+        for seconds, text in said:
+            if at + seconds > duration:
+                return placed
+            placed.append((round(at, 3), round(at + seconds, 3), text))
+            at += seconds + GAP_S
+
+
+def run(root: Path, video: Path, duration: float) -> dict[str, float]:
+    settings = PipelineSettings(artifacts=str(root / "artifacts"), stt_model="base")
+    resources = default_resources(settings)
+    store = resources["store"]
+    timeline = _timeline(duration, root)
+    english = sorted({text for _, _, text in timeline})
+    spanish = dict(
+        zip(english, ApertiumMT().translate(english, "en", "es", lambda _: None), strict=True)
+    )
+    with instance_for_test() as instance:
+        runs = InstanceRunStore(instance)
+        project = Project(video_uri=str(video), source_language="en", target_language="es")
+        project = create_project(store, runs, project)[0]
+        segments = [
+            Segment(id=i, start=start, end=end, text=text)
+            for i, (start, end, text) in enumerate(timeline)
+        ]
+        source = SegmentDoc(language="en", duration=duration, segments=segments)
+        target = source.with_texts("es", [spanish[s.text] for s in segments])
+        for stage, doc in ((Stage.STT, source), (Stage.MT, target)):
+            store.write_text(reviews.segments_uri(store, project.id, stage), doc.model_dump_json())
+            reviews.approve(store, project.id, stage, reviewer="bench")
+        started = time.perf_counter()
+        result = materialize_stage(project, Stage.TTS, instance=instance, resources=resources)
+        wall = time.perf_counter() - started
+        assert result.success, "the speech stage failed"
+        (event,) = result.asset_materializations_for_node(Stage.TTS.asset_name)
+        meta = {k: v.value for k, v in event.metadata.items()}
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    return {
+        "segments": float(meta["segments"]),
+        "distinct_clips": float(meta["clips_synthesized"]),
+        "tts_run_wall_s": round(wall, 2),
+        "tts_engine_s": float(meta["engine_seconds"]),
+        "back_transcription_s": float(meta.get("back_transcription_seconds", 0.0)),
+        "back_transcribed_clips": float(meta.get("back_transcribed_clips", 0)),
+        "back_transcribed_audio_s": float(meta.get("back_transcribed_audio_s", 0.0)),
+        "checks_failed": float(len(failed)),
+    }
+
+
+if __name__ == "__main__":
+    main()
