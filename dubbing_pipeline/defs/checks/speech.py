@@ -36,7 +36,7 @@ from dubbing_pipeline.domain.media_checks import (
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.timing import TrackPlan
-from dubbing_pipeline.engines.base import SpeechToText, no_progress
+from dubbing_pipeline.engines.base import BackTranscriber, SpeechToText, no_progress
 from dubbing_pipeline.infra import audio_checks
 
 if TYPE_CHECKING:  # the stage asset passes its run; its module imports this one
@@ -116,15 +116,24 @@ def back_transcribe(
         if new:
             started = time.perf_counter()
             with run.engine():
-                result = stt.transcribe(wav, language, no_progress)
+                items = _hear(stt, wav, language)
             seconds = time.perf_counter() - started
             audio_s = sum(end - start for _, start, end in new)
-            items = [  # words where the engine times them, else its segments
-                (w.start, w.end, w.text)
-                for s in result.segments
-                for w in (s.words or [s])  # type: ignore[list-item]
-            ]
             cache |= heard_by_piece(new, items, audio_checks.GAP_S)
             run.store.write_text(cache_uri, json.dumps(cache))
     texts = {p.segment_id: cache.get(p.sha256, "") for p in pieces}
     return Heard(texts, seconds, len(new), audio_s)
+
+
+def _hear(stt: SpeechToText, wav: Path, language: str) -> list[tuple[float, float, str]]:
+    """The words heard, timed: the engine's quick pass where it has one (greedy, no voice
+    activity detection: on the gathered clips it heard every clip where its full transcription
+    dropped some), else its transcription's words (or segments, untimed engines)."""
+    if isinstance(stt, BackTranscriber):
+        return stt.hear(wav, language)
+    result = stt.transcribe(wav, language, no_progress)
+    return [
+        (w.start, w.end, w.text)
+        for s in result.segments
+        for w in (s.words or [s])  # type: ignore[list-item]
+    ]
