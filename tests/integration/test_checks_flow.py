@@ -59,7 +59,7 @@ def test_a_blocking_check_holds_the_project_until_the_segment_is_fixed(
                 (e["type"], e["stage"], e["projectId"])
                 == ("stage_ready_for_review", stage, project)
             ),
-            timeout=600,
+            timeout=1500,  # a busy 2-core machine
         )
 
     ready("STT")
@@ -116,7 +116,7 @@ def test_a_blocking_check_holds_the_project_until_the_segment_is_fixed(
     fixed = {"edits": {str(first): "Hola y bienvenidos."}}
     assert alice.post(f"/api/projects/{project}/review/translation/approve", json=fixed).is_success
     tap.wait_for(
-        lambda e: e["type"] == "project_completed" and e["projectId"] == project, timeout=600
+        lambda e: e["type"] == "project_completed" and e["projectId"] == project, timeout=1500
     )
     body = alice.get(f"/api/projects/{project}").json()
     assert body["reviewReason"] is None
