@@ -44,7 +44,10 @@ class CheckThresholds(BaseModel):
         "espeak-ng heard by Whisper base reaches 0.89 on good clips)",
     )
     min_wer_words: int = Field(
-        3, ge=1, description="segments with fewer words are not judged on WER (too noisy)"
+        4,
+        ge=1,
+        description="segments with fewer words are not judged on WER (too noisy: 'Hola y "
+        "bienvenidos.' in espeak-ng was heard 'o a mi bienvenido', 1.33)",
     )
     max_cut_share: float = Field(
         0.25, ge=0, le=1, description="ERROR when the speed-up cap cut more of a clip"
