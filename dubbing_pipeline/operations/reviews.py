@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from dubbing_pipeline.domain import artifacts
@@ -40,11 +41,13 @@ def approve(
 ) -> ReviewDecision:
     """Approve the stage's current segments, with text edits by segment id and (transcript)
     speaker edits. Approving what is already approved (the same output, the same edits) returns
-    that decision unchanged."""
+    that decision unchanged; twins that race (both read before either wrote) get the same id, so
+    the next stage's run key is the same and it starts once."""
     check_reviewable(stage)
     doc = load_segments(store, project_id, stage)
     edits = dict(edits or {})
     approved = with_edits(doc, stage, edits, speakers)
+    stored = stored_decision(store, project_id, stage)
     current = current_decision(store, project_id, stage)
     if (
         current is not None
@@ -53,7 +56,11 @@ def approve(
         and current.segments.sha256 == approved.sha256
     ):
         return current
+    # The id names what is approved and what it replaces: the same approval of the same state
+    # is the same decision, while approving again after a rejection is a new one.
+    basis = [project_id, stage.value, doc.sha256, approved.sha256, stored.id if stored else ""]
     decision = ReviewDecision(
+        id=hashlib.sha256("\n".join(basis).encode()).hexdigest()[:32],
         project_id=project_id,
         stage=stage,
         decision="approved",
