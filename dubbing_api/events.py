@@ -200,13 +200,17 @@ class EventHub:
 async def events_endpoint(websocket: WebSocket) -> None:
     caller = websocket.user
     if not isinstance(caller, Principal):
-        reason = websocket.scope.get(WS_AUTH_ERROR) or "a token is required (?token= or Authorization)"
+        reason = (
+            websocket.scope.get(WS_AUTH_ERROR) or "a token is required (?token= or Authorization)"
+        )
         await _deny(websocket, reason)
         return
     hub: EventHub = websocket.app.state.event_hub
     last = websocket.query_params.get("lastEventId") or "$"
     if last != "$" and not re.fullmatch(r"\d+(-\d+)?", last):
-        await _close(websocket, BAD_REQUEST, "lastEventId must be a stream id such as 1718000000000-0")
+        await _close(
+            websocket, BAD_REQUEST, "lastEventId must be a stream id such as 1718000000000-0"
+        )
         return
     position = Position(last)
     try:
@@ -222,9 +226,13 @@ async def events_endpoint(websocket: WebSocket) -> None:
         ended = "unavailable"
     except WebSocketDisconnect:
         return
-    resume = f"reconnect with lastEventId={position.last}"
+    resume = f"reconnect with lastEventId={position.last}"  # "$" only if Redis never answered
     if ended == "unavailable":
-        await _close(websocket, 1011, f"events unavailable; {resume}" if position.last != "$" else "events unavailable")
+        await _close(
+            websocket,
+            1011,
+            f"events unavailable; {resume}" if position.last != "$" else "events unavailable",
+        )
     elif ended == "slow":
         await websocket.close(TOO_SLOW, f"too slow; {resume}")
 

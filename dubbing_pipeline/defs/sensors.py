@@ -129,7 +129,9 @@ def _new_observations(
                 yield stage, record
 
 
-def stage_success_sensor(context: RunStatusSensorContext, store: ArtifactStore) -> RunRequest | None:
+def stage_success_sensor(
+    context: RunStatusSensorContext, store: ArtifactStore
+) -> RunRequest | None:
     """A stage run succeeded: start TTS -> MUXING -> LIP_SYNC (premium) if its hook did not.
     (Its events, job_completed and what follows, are the relay's: ``operations.relay``.)
 

@@ -14,7 +14,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
-
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, RunsFilter
@@ -91,15 +90,13 @@ def run_attempts(instance: DagsterInstance, run_id: str) -> int:
 
 def _earlier_in_lineage(instance: DagsterInstance, run: DagsterRun) -> list[DagsterRun]:
     """The runs this one re-executes, directly or not (same root run), created before it."""
-    root = run.root_run_id or run.run_id
+    root = run.tags.get(Tag.ROOT_RUN_ID) or run.root_run_id or run.run_id
     if root == run.run_id:
         return []
-    family = instance.get_runs(RunsFilter(tags={Tag.ROOT_RUN_ID: root}))
-    root_run = instance.get_run_by_id(root)
-    family += [root_run] if root_run is not None else []
+    family = {r.run_id for r in instance.get_runs(RunsFilter(tags={Tag.ROOT_RUN_ID: root}))}
     mine = instance.get_run_record_by_id(run.run_id)
     created = mine.create_timestamp.timestamp() if mine else float("inf")
-    records = instance.get_run_records(RunsFilter(run_ids=[r.run_id for r in family]))
+    records = instance.get_run_records(RunsFilter(run_ids=[root, *family]))
     return [
         r.dagster_run
         for r in records
@@ -109,7 +106,8 @@ def _earlier_in_lineage(instance: DagsterInstance, run: DagsterRun) -> list[Dags
 
 def _step_failure(instance: DagsterInstance, run_id: str) -> Any:
     failures = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
-    return failures[-1].dagster_event.step_failure_data if failures else None
+    event = failures[-1].dagster_event if failures else None
+    return event.step_failure_data if event else None
 
 
 def entries(

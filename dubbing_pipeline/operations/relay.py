@@ -43,7 +43,7 @@ from dubbing_pipeline.infra.events import (
 )
 from dubbing_pipeline.operations import dead_letter
 
-RUN_EVENTS = (
+RUN_EVENTS: tuple[Any, ...] = (
     DagsterEventType.RUN_ENQUEUED,
     DagsterEventType.RUN_SUCCESS,
     DagsterEventType.RUN_FAILURE,
@@ -73,7 +73,7 @@ class Relay:
         cursor = self.publisher.relayed()
         after = cursor if cursor is not None else start
         records = self._records(after)
-        runs = self._runs({r.run_id for r in records if r.run_id})
+        runs = self._runs({r.run_id for r in records if r.event_type in RUN_EVENTS})
         events: list[JobEvent] = []
         moved, relayed, now = 0, after, time.time()
         for record in records:
@@ -109,9 +109,7 @@ class Relay:
             )
             for kind in RUN_EVENTS
         ]
-        observations = AssetRecordsFilter(
-            asset_key=AssetKey(EVENTS_ASSET), after_storage_id=after
-        )
+        observations = AssetRecordsFilter(asset_key=AssetKey(EVENTS_ASSET), after_storage_id=after)
         pages.append(
             list(
                 self.instance.fetch_observations(
@@ -137,8 +135,8 @@ class Relay:
         entry = record.event_log_entry
         if entry.dagster_event_type == DagsterEventType.ASSET_OBSERVATION:
             observation = record.asset_observation
-            event = parse_description(observation.description if observation else None)
-            return [event] if event else []
+            recorded = parse_description(observation.description if observation else None)
+            return [recorded] if recorded else []
         run = runs.get(record.run_id)
         if run is None or Tag.STAGE not in run.tags or Tag.PROJECT not in run.tags:
             return []
@@ -154,16 +152,22 @@ class Relay:
             return completed(run, event)
         if kind == DagsterEventType.RUN_CANCELED:
             return [event("job_failed", status="canceled", message="canceled")]
-        if self.instance.run_retries_enabled and Tag.WILL_RETRY not in run.tags:
-            if now - record.timestamp < RETRY_TAG_WAIT_S:
-                return None
+        tag_due = self.instance.run_retries_enabled and Tag.WILL_RETRY not in run.tags
+        if tag_due and now - record.timestamp < RETRY_TAG_WAIT_S:
+            return None
         classified = dead_letter.classify_failed_run(self.instance, run)
         if classified is None:
             error = JobErrorType.TRANSIENT.value
             return [event("job_failed", status="retrying", error=error, message=RETRYING)]
         tags, _ = classified
-        message = f"{tags[dead_letter.ERROR_MESSAGE]} (after {tags[dead_letter.ATTEMPTS]} attempt(s))"
-        return [event("job_failed", status="failed", error=tags[dead_letter.ERROR_TYPE], message=message)]
+        message = (
+            f"{tags[dead_letter.ERROR_MESSAGE]} (after {tags[dead_letter.ATTEMPTS]} attempt(s))"
+        )
+        return [
+            event(
+                "job_failed", status="failed", error=tags[dead_letter.ERROR_TYPE], message=message
+            )
+        ]
 
 
 def completed(run: DagsterRun, event: Callable[..., JobEvent]) -> list[JobEvent]:

@@ -72,7 +72,12 @@ def test_project_moves_through_review_gates_and_progression(
     segments, _ = whisper.transcribe(dub, language="es")
     assert "luego" in " ".join(s.text for s in segments).lower()  # the edit is what was spoken
 
-    events = [e for e in daemon.events.read() if e.projectId == project.id]
+    def relayed() -> list:  # the relay (the daemon's sensor) copies them from the event log
+        events = [e for e in daemon.events.read() if e.projectId == project.id]
+        return events if events and events[-1].type == "project_completed" else []
+
+    events = wait_until(relayed, 30, "the events relayed")
+    assert len({e.sourceId for e in events}) == len(events)  # each once
     flow = [(e.stage, e.type) for e in events if e.type != "job_progress"]
     for stage in Stage:  # each job's own events, in order, once each
         expected = ["job_created", "job_started", "job_completed"]
@@ -114,8 +119,12 @@ def test_a_validation_error_is_dead_lettered_and_retried_once(
     )
     assert manager.dead_letter_stats()["by_stage"] == {"STT": 1}
     assert manager.dead_letter_entries(user_id="alice") == []
-    failures = [e for e in daemon.events.read() if e.type == "job_failed"]
-    assert [(f.jobId, f.error) for f in failures] == [(failed.run_id, "VALIDATION")]
+    failures = wait_until(
+        lambda: [e for e in daemon.events.read() if e.type == "job_failed"], 30, "job_failed"
+    )
+    assert [(f.jobId, f.error, f.status) for f in failures] == [
+        (failed.run_id, "VALIDATION", "failed")
+    ]
 
     shutil.copy(sample_video, video)  # the cause, fixed
     manager.retry_dead_letter(entry.job_id, user_id="bob")
@@ -186,6 +195,14 @@ def test_a_killed_run_worker_is_failed_retried_and_the_project_completes(
     assert daemon.instance.get_run_by_id(retry.run_id).status == DagsterRunStatus.SUCCESS
     assert not [r for r in daemon.instance.get_runs() if r.status == DagsterRunStatus.STARTED]
     assert manager.dead_letter_entries() == []  # retried by Dagster, so not a dead letter
+    ended = wait_until(
+        lambda: [
+            e for e in daemon.events.read() if e.jobId == first.run_id and e.type == "job_failed"
+        ],
+        30,
+        "the killed job's terminal event",
+    )
+    assert [e.status for e in ended] == ["retrying"]  # the killed job ends; its retry goes on
 
     manager.approve(project.id, Stage.STT, reviewer="dave")
     daemon.wait_for_run(project.id, Stage.MT)

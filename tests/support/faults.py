@@ -103,8 +103,13 @@ def stack_instance(stack: Stack) -> Iterator[DagsterInstance]:
                 os.environ[name] = value
 
 
-def post(client: httpx.Client, path: str, body: dict | None = None, key: str | None = None,
-         retry_for: float = 0.0) -> httpx.Response:
+def post(
+    client: httpx.Client,
+    path: str,
+    body: dict | None = None,
+    key: str | None = None,
+    retry_for: float = 0.0,
+) -> httpx.Response:
     """POST, retried with the same Idempotency-Key on 503 or a timeout for ``retry_for`` s."""
     headers = {"Idempotency-Key": key or uuid.uuid4().hex}
     deadline = time.monotonic() + retry_for
@@ -188,7 +193,9 @@ def expected_events(instance: DagsterInstance, project_id: str) -> Counter[str]:
         limit=10_000,
     ).records
     for record in records:
-        event = parse_description(record.asset_observation.description if record.asset_observation else None)
+        event = parse_description(
+            record.asset_observation.description if record.asset_observation else None
+        )
         if event is not None:
             counts[event.type] += 1
     for run in instance.get_runs(RunsFilter(tags={Tag.PROJECT: project_id})):

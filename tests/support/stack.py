@@ -173,7 +173,9 @@ class Stack:
             "warning",
         ]
         exits = self._apis[port] = ExitStack()
-        exits.enter_context(process(args, self.root / f"api-{port}-{time.monotonic_ns()}.log", self.env))
+        exits.enter_context(
+            process(args, self.root / f"api-{port}-{time.monotonic_ns()}.log", self.env)
+        )
         self._exits.callback(exits.close)
         wait_http(f"http://127.0.0.1:{port}/openapi.json")
         self.api_ports.append(port)

@@ -24,7 +24,7 @@ from dagster import asset as dagster_asset
 from dubbing_pipeline.defs.partitions import projects_partitions
 from dubbing_pipeline.defs.retries import classified_errors, schedule_for
 from dubbing_pipeline.domain import artifacts
-from dubbing_pipeline.domain.errors import JobProcessingError, validation_error
+from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.segments import SegmentDoc, to_srt, to_vtt
 from dubbing_pipeline.domain.stages import Stage
@@ -73,7 +73,9 @@ class StageRun:
 
     def emit(self, type_: EventType, **fields: Any) -> None:
         """Record an event in the run's event log (a database write; Redis is the relay's)."""
-        event = JobEvent.for_run(type_, self.context.run_id, job_tags(self.project, self.stage), **fields)
+        event = JobEvent.for_run(
+            type_, self.context.run_id, job_tags(self.project, self.stage), **fields
+        )
         self.context.log_event(
             AssetObservation(
                 asset_key=EVENTS_ASSET, partition=self.project.id, description=describe(event)
@@ -143,7 +145,9 @@ def uri_value(uri: str) -> MetadataValue:
 
 
 @contextmanager
-def stage_run(context: AssetExecutionContext, stage: Stage, store: ArtifactStore) -> Iterator[StageRun]:
+def stage_run(
+    context: AssetExecutionContext, stage: Stage, store: ArtifactStore
+) -> Iterator[StageRun]:
     """Load the partition's project, classify any error the stage raises, and record when the
     stage starts and progresses (its end is the run's own success or failure: the relay's)."""
     with classified_errors(context, stage):
