@@ -124,6 +124,7 @@ class EventHub:
         self._reader: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
         self._last = "0-0"  # the reader's place in the stream
+        self._ready = False  # the reader's last call to Redis succeeded
 
     @asynccontextmanager
     async def subscribe(self, caller: Principal) -> AsyncIterator[Feed]:
@@ -139,6 +140,8 @@ class EventHub:
                 await asyncio.wait_for(self._started.wait(), START_TIMEOUT_S)
             except TimeoutError:
                 raise EventsUnavailable from None
+            if not self._ready:  # Redis is away: say so now, not after a timeout
+                raise EventsUnavailable
             feed.start = self._last
             yield feed
         finally:
@@ -176,13 +179,18 @@ class EventHub:
                 if last is None:
                     newest = await self.client.xrevrange(STREAM, count=1)
                     last = newest[0][0].decode() if newest else "0-0"
-                    self._last = last
+                    self._last, self._ready = last, True
                     started.set()
+                elif not self._ready:  # back from an error: ready once Redis answers
+                    await self.client.ping()
+                    self._ready = True
                 answer = await self.client.xread({STREAM: last}, count=500, block=BLOCK_MS)
             except (RedisError, OSError) as exc:
                 # Connected clients are told (1011) and resume by id; a starting reader waits
                 # here until Redis answers. Its place is kept: nothing is lost while Redis is away.
                 log.warning("reading %s failed, retrying in 1 s: %s", STREAM, exc)
+                self._ready = False
+                started.set()  # a subscriber waiting for the start hears it at once
                 for feeds in self._feeds.values():
                     for feed in feeds:
                         feed.fail()
