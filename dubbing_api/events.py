@@ -23,7 +23,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import anyio
 import redis.asyncio as aioredis
@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from dubbing_api.auth import WS_AUTH_ERROR, Principal
 from dubbing_api.errors import error_response
 from dubbing_api.services import services
-from dubbing_pipeline.infra.events import STREAM, JobEvent
+from dubbing_pipeline.infra.events import STREAM, JobEvent, StreamEntries
 
 BAD_REQUEST = 4400  # WebSocket close codes 4000-4999 are the application's
 UNAUTHORIZED = 4401
@@ -156,7 +156,7 @@ class EventHub:
         """Every event after stream id ``after`` up to the newest, read by the caller itself."""
         while True:
             try:
-                answer = await self.client.xread({STREAM: after}, count=500)
+                answer = cast(StreamEntries, await self.client.xread({STREAM: after}, count=500))
             except (RedisError, OSError) as exc:
                 raise EventsUnavailable from exc
             if not answer:
@@ -177,14 +177,19 @@ class EventHub:
         while True:
             try:
                 if last is None:
-                    newest = await self.client.xrevrange(STREAM, count=1)
+                    newest = cast(
+                        list[tuple[bytes, Any]], await self.client.xrevrange(STREAM, count=1)
+                    )
                     last = newest[0][0].decode() if newest else "0-0"
                     self._last, self._ready = last, True
                     started.set()
                 elif not self._ready:  # back from an error: ready once Redis answers
                     await self.client.ping()
                     self._ready = True
-                answer = await self.client.xread({STREAM: last}, count=500, block=BLOCK_MS)
+                answer = cast(
+                    StreamEntries,
+                    await self.client.xread({STREAM: last}, count=500, block=BLOCK_MS),
+                )
             except (RedisError, OSError) as exc:
                 # Connected clients are told (1011) and resume by id; a starting reader waits
                 # here until Redis answers. Its place is kept: nothing is lost while Redis is away.
@@ -221,6 +226,7 @@ async def events_endpoint(websocket: WebSocket) -> None:
         )
         return
     position = Position(last)
+    ended: Ended = "left"  # stays so when the client leaves first
     try:
         # Subscribed before the handshake ends: a client that connects, then acts, sees it all.
         async with hub.subscribe(caller) as feed, anyio.create_task_group() as tasks:

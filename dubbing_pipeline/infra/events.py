@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 from dagster import ConfigurableResource
@@ -36,6 +36,8 @@ EventType = Literal[
 STREAM = "dubbing:events"
 EVENTS_ASSET = "job_events"  # the asset whose observations carry what runs report
 EVENT_PREFIX = "dubbing/event "  # an observation's description: this, then the event's JSON
+# What XREAD answers (with bytes responses): [(stream, [(entry id, {field: value})])].
+StreamEntries = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 PROGRESS_TTL_S = 7 * 24 * 3600
 log = logging.getLogger(__name__)
 
@@ -163,8 +165,11 @@ class EventPublisher(ConfigurableResource):
         """Events after stream id ``after``, oldest first (``block_ms`` waits for new ones)."""
         if not self.redis_url:
             return []
-        answer = _client(self.redis_url, self.timeout_s).xread(
-            {self.stream: after}, count=count, block=block_ms
+        answer = cast(
+            StreamEntries,
+            _client(self.redis_url, self.timeout_s).xread(
+                {self.stream: after}, count=count, block=block_ms
+            ),
         )
         return [
             JobEvent.model_validate_json(fields[b"event"]).model_copy(update={"id": sid.decode()})

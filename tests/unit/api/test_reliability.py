@@ -4,6 +4,7 @@ misbehaving, an object store instead of a folder, a broken manifest among good o
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import tempfile
 import threading
@@ -286,3 +287,12 @@ def test_ws_with_redis_away_closes_with_1011_and_where_to_resume(tmp_path: Path)
     assert closed.value.code == 1011
     assert "lastEventId=1700000000000-0" in closed.value.reason
     api.close()
+
+
+def test_a_websocket_client_that_leaves_ends_its_connection_cleanly(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ordinary disconnect, while the server waits for the next event, raises nothing."""
+    with api.client("alice").websocket_connect(f"/ws?token={token('alice')}") as ws:
+        ws.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
