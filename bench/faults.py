@@ -3,7 +3,8 @@ its own with append-only persistence, tiny.en), one project per fault driven thr
 API as a product would (each review approved once it opens), a WebSocket-free check of what
 reached the stream against what Dagster recorded. Prints one row per fault:
 
-    fault | completed | duplicate runs | events expected | delivered | in order | STT engine s
+    fault | completed | duplicate runs | events expected | delivered | in order | STT engine s |
+    relay p50 s (event time in Dagster -> stream entry)
 
     python -m bench.faults [--only redis_pause,worker_kill] [--json out.json]
 
@@ -24,6 +25,7 @@ import contextlib
 import os
 import shutil
 import signal
+import statistics
 import tempfile
 import threading
 import time
@@ -37,6 +39,7 @@ from bench.common import Report, arguments
 from dubbing_pipeline.cli.sample import make_sample_video
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.events import JobEvent
 from tests.support.faults import (
     Project,
     RedisServer,
@@ -207,8 +210,16 @@ def measure(name: str, fault: Fault, stack: Stack, redis: RedisServer) -> dict[s
         "in_order": not order_problems(stream),
         "problems": order_problems(stream)[:3],
         "stt_engine_s": engine,
+        "relay_p50_s": relay_latency(stream),
         "error": error,
     }
+
+
+def relay_latency(stream: list[JobEvent]) -> float | None:
+    """Median seconds from an event's time in Dagster to its entry in the stream (the stream id
+    is the time Redis added it)."""
+    waits = [int((e.id or "0").split("-")[0]) / 1000 - e.timestamp.timestamp() for e in stream]
+    return round(statistics.median(waits), 2) if waits else None
 
 
 def main() -> None:
@@ -231,14 +242,15 @@ def main() -> None:
     base = next((r["stt_engine_s"] for r in rows if r["fault"] == "none"), None)
     print(
         "\n| fault | projects completed | duplicate runs | events expected | delivered | "
-        "in order | STT engine s |"
+        "in order | STT engine s | relay p50 s |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['fault']} | {row.get('completed', 0)}/1 | {row.get('duplicate_runs', '-')} | "
             f"{row.get('events_expected', '-')} | {row.get('events_delivered', '-')} | "
-            f"{'yes' if row.get('in_order') else 'no'} | {row.get('stt_engine_s', '-')} |"
+            f"{'yes' if row.get('in_order') else 'no'} | {row.get('stt_engine_s', '-')} | "
+            f"{row.get('relay_p50_s', '-')} |"
         )
         report.add(f"{row['fault']}_completed", row.get("completed", 0))
         report.add(f"{row['fault']}_duplicate_runs", row.get("duplicate_runs", -1))
