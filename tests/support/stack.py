@@ -120,7 +120,7 @@ class Stack:
         ]
         log = self.root / f"webserver-{time.monotonic_ns()}.log"
         self.webserver = self._webserver.enter_context(process(args, log, self.env))
-        wait_http(f"http://127.0.0.1:{self.graphql_port}/server_info")
+        wait_http(f"http://127.0.0.1:{self.graphql_port}/server_info", timeout=240)
         wait_until(self._code_loaded, 180, "the webserver to load the code location")
 
     def _code_loaded(self) -> bool:
