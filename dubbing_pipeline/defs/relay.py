@@ -14,8 +14,8 @@ from redis.exceptions import RedisError
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.operations.relay import Relay
 
-TICK_S = 1
-BUDGET_S = 20.0  # a tick stops here (well inside the sensor timeout) and the next goes on
+TICK_S = 2  # as the other sensors; `dubbing relay` is the sub-second path
+BUDGET_S = 10.0  # a tick stops here (a code server thread is not held long) and the next goes on
 REDIS_TIMEOUT_S = 2.0  # a paused Redis costs a tick this, not the publisher's 5 s per call
 
 
