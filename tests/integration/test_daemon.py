@@ -15,7 +15,7 @@ import pytest
 from dagster import DagsterRunStatus
 from faster_whisper import WhisperModel
 
-from dubbing_pipeline.domain.errors import JobProcessingError
+from dubbing_pipeline.domain.errors import Conflict
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
@@ -135,7 +135,7 @@ def test_a_validation_error_is_dead_lettered_and_retried_once(
 
     shutil.copy(sample_video, video)  # the cause, fixed
     manager.retry_dead_letter(entry.job_id, user_id="bob")
-    with pytest.raises(JobProcessingError, match="already retried"):
+    with pytest.raises(Conflict, match="already retried"):
         manager.retry_dead_letter(entry.job_id, user_id="bob")
     retry = wait_until(
         lambda: [r for r in daemon.stage_runs(project.id, Stage.STT) if r.run_id != failed.run_id],
