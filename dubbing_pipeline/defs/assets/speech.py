@@ -24,7 +24,6 @@ from dubbing_pipeline.domain.timing import plan_track
 from dubbing_pipeline.domain.voices import VoiceChoice, VoiceReference
 from dubbing_pipeline.engines.base import FixedVoices, SpeechSynthesizer
 from dubbing_pipeline.infra import media, pitch, voice_clips
-from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.infra.track import render_track
 from dubbing_pipeline.operations import reviews
@@ -44,10 +43,9 @@ def speech(
     context: AssetExecutionContext,
     config: SpeechConfig,
     store: ArtifactStore,
-    events: EventPublisher,
     tts: ResourceParam[SpeechSynthesizer],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.TTS, store, events) as run:
+    with stage_run(context, Stage.TTS, store) as run:
         doc = reviews.approved_segments(store, run.project.id, Stage.MT)
         tts.check_language(doc.language)
         spoken = [s for s in doc.segments if s.text.strip()]

@@ -8,6 +8,7 @@ import pytest
 
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.events import EVENTS_ASSET, parse_description
 from tests.unit.api.conftest import Api, Seen
 
 VIDEO = b"\0" * 64
@@ -73,9 +74,18 @@ def test_job_routes(api: Api) -> None:
     fresh = api.project()
     assert alice.get(f"/api/jobs/project/{fresh.id}/current").status_code == 404  # no job yet
 
-    put = worker.put(f"/api/jobs/{running}/progress", json={"progress": 40})
+    put = worker.put(f"/api/jobs/{running}/progress", json={"progress": 40, "message": "half"})
     assert put.status_code == 200 and put.json()["progress"] == 40
-    assert alice.get(f"/api/jobs/{running}").json()["progress"] == 40
+    # recorded in Dagster as a job_events observation, which the relay takes to Redis
+    ((partition, text),) = [(p, t) for a, p, t in api.fake.observations if a == EVENTS_ASSET]
+    recorded = parse_description(text)
+    assert recorded is not None and partition == project.id
+    assert (recorded.type, recorded.jobId, recorded.progress, recorded.message) == (
+        "job_progress",
+        running,
+        40,
+        "half",
+    )
     assert worker.put(f"/api/jobs/{done}/progress", json={"progress": 40}).status_code == 409
     assert worker.put("/api/jobs/nope/progress", json={"progress": 40}).status_code == 404
     assert worker.put(f"/api/jobs/{running}/progress", json={"progress": 101}).status_code == 400
