@@ -89,7 +89,7 @@ export async function reviewView(ctx, id, stage) {
     const source = h(
       "td",
       { class: "source" },
-      heard.map((p, j) => [
+      heard.flatMap((p, j) => [
         j ? " " : "",
         p.low
           ? h("mark", { title: `confidence ${Math.round((p.probability ?? 0) * 100)} %` }, p.text.trim(),
