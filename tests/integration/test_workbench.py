@@ -80,7 +80,9 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
     rows = page.locator("table.segments tbody tr")
     rows.first.wait_for()
     assert rows.count() >= 2
-    first_text = page.get_by_label("Text of segment 0").input_value()
+    first = rows.first.get_attribute("data-id")
+    first_label = f"Text of segment {first}"
+    first_text = page.get_by_label(first_label).input_value()
     shot("transcript-review")
 
     # Keyboard only: move, edit, leave the text, play.
@@ -88,15 +90,15 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
     page.keyboard.press("ArrowDown")
     assert focused(page) == {"tag": "TR", "id": rows.nth(1).get_attribute("data-id")}
     page.keyboard.press("k")
-    assert focused(page)["id"] == "0"
+    assert focused(page)["id"] == first
     page.keyboard.press("Enter")
-    assert focused(page) == {"tag": "TEXTAREA", "id": "0"}
+    assert focused(page) == {"tag": "TEXTAREA", "id": first}
     page.keyboard.press("Control+A")
     page.keyboard.type("Hello from the workbench.")
     page.keyboard.press("Escape")
-    assert focused(page) == {"tag": "TR", "id": "0"}
+    assert focused(page) == {"tag": "TR", "id": first}
     page.keyboard.press("p")
-    page.get_by_role("status").filter(has_text="Playing segment 0").wait_for()
+    page.get_by_role("status").filter(has_text=f"Playing segment {first}").wait_for()
     page.keyboard.press("Alt+ArrowDown")  # on a row, Alt+arrows are left to the browser
     page.keyboard.press("e")
     page.keyboard.press("Alt+ArrowDown")
@@ -106,8 +108,8 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
 
     # The unsaved edit survives a reload.
     page.reload()
-    page.get_by_label("Text of segment 0").wait_for()
-    assert page.get_by_label("Text of segment 0").input_value() == "Hello from the workbench."
+    page.get_by_label(first_label).wait_for()
+    assert page.get_by_label(first_label).input_value() == "Hello from the workbench."
     assert first_text != "Hello from the workbench."
     assert "1 unsaved edit" in page.locator("#edit-count").inner_text()
     assert axe_violations(page) == []
@@ -123,7 +125,7 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
           }).observe(document.body, {subtree: true, childList: true, attributes: true});
         }"""
     )
-    page.get_by_label("Text of segment 0").focus()
+    page.get_by_label(first_label).focus()
     page.keyboard.press("Escape")
     page.keyboard.press("Control+Enter")
     page.get_by_role("heading", name=f"Project {project}").wait_for()
@@ -136,7 +138,7 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
     shot("translation-ready")
 
     page.get_by_role("link", name="Review translation").click()
-    page.get_by_label("Text of segment 0").wait_for()
+    page.get_by_label(first_label).wait_for()
     assert "Hello from the workbench." in page.locator("table.segments tbody tr").first.inner_text()
     assert axe_violations(page) == []
     shot("translation-review")
