@@ -133,7 +133,9 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
     page.locator("li[data-stage=MT][data-status=review]").wait_for(timeout=STAGE_WAIT_MS)
     states = page.evaluate("() => window.mtStates")
     assert {"waiting", "active"} & set(states), states
-    feed = page.evaluate("() => ({n: window.workbench.feed.connects, id: window.workbench.feed.lastEventId})")
+    feed = page.evaluate(
+        "() => ({n: window.workbench.feed.connects, id: window.workbench.feed.lastEventId})"
+    )
     assert feed["n"] >= 2 and feed["id"], feed
     shot("translation-ready")
 

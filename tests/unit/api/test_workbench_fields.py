@@ -34,10 +34,12 @@ def test_transcript_segments_carry_their_words_and_confidence(api: Api) -> None:
         duration=2.0,
         segments=[Segment(id=0, start=0.0, end=1.0, text=" Hello wrold", words=words)],
     )
-    api.store.write_text(reviews.segments_uri(api.store, project.id, Stage.STT), doc.model_dump_json())
-    (segment,) = api.client("alice").get(f"/api/projects/{project.id}/review/transcript").json()[
-        "segments"
-    ]
+    api.store.write_text(
+        reviews.segments_uri(api.store, project.id, Stage.STT), doc.model_dump_json()
+    )
+    (segment,) = (
+        api.client("alice").get(f"/api/projects/{project.id}/review/transcript").json()["segments"]
+    )
     assert [(w["text"], w["probability"]) for w in segment["words"]] == [
         (" Hello", 0.97),
         (" wrold", 0.31),
@@ -55,5 +57,9 @@ def test_translation_segments_say_how_tts_fitted_them(api: Api) -> None:
     timing = api.store.artifact_uri(project.id, Stage.TTS, artifacts.TIMING)
     api.store.write_text(timing, plan.fits().model_dump_json())
     segments = api.client("alice").get(review).json()["segments"]
-    assert [(s["tempo"], s["atCap"]) for s in segments] == [(1.0, False), (1.25, True), (1.1, False)]
+    assert [(s["tempo"], s["atCap"]) for s in segments] == [
+        (1.0, False),
+        (1.25, True),
+        (1.1, False),
+    ]
     assert [s["overflowSeconds"] for s in segments] == [0.0, 1.2, 0.0]
