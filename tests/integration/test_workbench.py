@@ -7,6 +7,7 @@ Screenshots of every step are written under ``test-artifacts/workbench/``."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,26 @@ import pytest
 
 from tests.support.browser import Shots, axe_violations, browser
 from tests.support.daemon import wait_until
-from tests.support.stack import Stack, token
+from tests.support.stack import Stack, running_stack, token
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DUBBING_TEST_STORAGE") == "postgres",
     reason="a client of the API: the storage passes are the API tests' (one run keeps CI short)",
 )
 STAGE_WAIT_MS = 300_000  # a stage on a busy 2-core machine, launch included
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator[Stack]:
+    """The API tests' stack without diarization (one voice: what the page shows of speakers is
+    the API's field, tested there), so the reviewer waits for recognition only."""
+    root = tmp_path_factory.mktemp("workbench")
+    with running_stack(root, DUBBING_DIARIZATION="none") as running:
+        uploads = root / "artifacts" / "uploads" / "alice"
+        uploads.mkdir(parents=True)
+        shutil.copy(sample_video, uploads / "sample.mp4")
+        (uploads / "notes.mp4").write_text("not a video")
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +185,10 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
     # After TTS the translation review says how each segment was fitted.
     page.goto(f"{stack.api}/workbench/#/projects/{project}/review/translation")
     page.get_by_role("columnheader", name="Fit after TTS").wait_for()
+    fits = page.locator("table.segments td.fit").all_inner_texts()
+    assert len(fits) == rows.count() and all(
+        f == "fits" or f.startswith("sped up") for f in fits
+    ), fits
     shot("translation-fits")
 
 

@@ -100,11 +100,12 @@ export async function reviewView(ctx, id, stage) {
     const fit = [];
     if (s.atCap) fit.push(h("span", { class: "badge cap" }, `sped up ${s.tempo}× (the cap)`));
     else if (s.tempo && s.tempo > 1) fit.push(h("span", { class: "badge" }, `sped up ${s.tempo}×`));
+    else if (s.tempo) fit.push(h("span", { class: "fits" }, "fits"));
     if (s.overflowSeconds) fit.push(h("span", { class: "badge overflow" }, `${s.overflowSeconds} s cut`));
     const row = h(
       "tr",
       { tabindex: i === 0 ? 0 : -1, "data-id": s.id, "aria-label": `Segment ${s.id}` },
-      h("td", {}, h("button", { type: "button", class: "play", tabindex: -1, "aria-label": `Play segment ${s.id}`, onclick: () => play(s) }, "▶"),
+      h("td", { class: "time" }, h("button", { type: "button", class: "play", tabindex: -1, "aria-label": `Play segment ${s.id}`, onclick: () => play(s) }, "▶"),
         ` ${clock(s.start)}–${clock(s.end)}`),
       h("td", {}, s.speaker),
       source,
