@@ -163,6 +163,10 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
 
     page.get_by_role("link", name="Result").wait_for(timeout=STAGE_WAIT_MS)
     shot("completed")
+    page.get_by_role("link", name="Projects", exact=True).click()
+    page.locator(f"#project-{project} td[data-stage=MUXING][data-status=completed]").wait_for()
+    shot("projects-list")
+    page.get_by_role("link", name=project).click()
     page.get_by_role("link", name="Result").click()
     video = page.locator("video")
     video.wait_for()
