@@ -119,6 +119,10 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
     assert focused(page) == {"tag": "TEXTAREA", "id": rows.nth(1).get_attribute("data-id")}
     page.keyboard.press("Escape")
     shot("transcript-edited")
+    second = rows.nth(1).get_attribute("data-id")
+    rows.nth(1).locator("td.source").click()  # a click on a segment plays it too
+    page.get_by_role("status").filter(has_text=f"Playing segment {second}").wait_for()
+    assert focused(page) == {"tag": "TR", "id": second}
 
     # The unsaved edit survives a reload.
     page.reload()
