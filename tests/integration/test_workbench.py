@@ -205,7 +205,8 @@ def test_a_reviewer_dubs_a_video_from_upload_to_subtitles(
 
 def test_another_users_project_is_not_found(stack: Stack, page: Any) -> None:
     alice = stack.client("alice")
-    body = {"videoUrl": "uploads/alice/sample.mp4", "sourceLanguage": "en", "targetLanguage": "es"}
+    # alice's project (its STT fails at once: not a video; it exists all the same)
+    body = {"videoUrl": "uploads/alice/notes.mp4", "sourceLanguage": "en", "targetLanguage": "es"}
     project = alice.post("/api/projects", json=body).json()["project"]["id"]
     answer = stack.client("bob").get(f"/api/projects/{project}")
     assert answer.status_code == 404
@@ -245,7 +246,7 @@ def test_an_admin_pauses_a_queue_and_retries_a_dead_letter(stack: Stack, page: A
     assert root.get("/api/queue/stats/TTS").json()["isPaused"] is False
 
     retry = page.get_by_role("button", name=f"Retry STT of {project}")
-    retry.wait_for(timeout=180_000)
+    retry.wait_for(timeout=STAGE_WAIT_MS)
     assert page.locator(f"tr[data-job='{job}']").filter(has_text="VALIDATION").count() == 1
     assert axe_violations(page) == []
     shot("dead-letter")
