@@ -12,6 +12,7 @@ from dubbing_pipeline.domain.review import ReviewDecision, check_reviewable, wit
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.timing import SegmentFit, TrackFits
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 
@@ -142,3 +143,13 @@ def approved_segments(store: ArtifactStore, project_id: str, stage: Stage) -> Se
             f"{stage.asset_name} of project {project_id!r} was rejected: {decision.reason}"
         )
     return decision.segments
+
+
+def segment_fits(store: ArtifactStore, project_id: str) -> dict[int, SegmentFit]:
+    """How TTS fitted each translated segment (empty before TTS has run): which needed the
+    speed-up cap, which were cut."""
+    uri = store.uri(artifacts.stage_file(project_id, Stage.TTS, artifacts.TIMING))
+    if not store.exists(uri):
+        return {}
+    fits = TrackFits.model_validate_json(store.read_text(uri))
+    return {fit.segment_id: fit for fit in fits.segments}

@@ -75,6 +75,7 @@ def speech(
             )
             with store.writing(run.uri(artifacts.DUB_TRACK)) as out, run.engine():
                 render_track(plan, clips, out, lambda f: run.progress(0.7 + 0.3 * f))
+            store.write_text(run.uri(artifacts.TIMING), plan.fits().model_dump_json())
         for placement in plan.overflowing:
             context.log.warning(
                 f"segment {placement.segment_id} does not fit its slot even at "
@@ -82,7 +83,7 @@ def speech(
             )
         return MaterializeResult(
             metadata=run.metadata(
-                {"dub_track": run.uri(artifacts.DUB_TRACK)},
+                {"dub_track": run.uri(artifacts.DUB_TRACK), "timing": run.uri(artifacts.TIMING)},
                 duration_s=round(plan.total_samples / plan.sample_rate, 3),
                 segments=len(spoken),
                 clips_synthesized=synthesized,

@@ -232,6 +232,20 @@ def test_no_token_bad_token_and_unknown_routes(api: Api) -> None:
     assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
 
 
+def test_who_am_i_and_the_workbench_page(api: Api) -> None:
+    assert api.client("alice").get("/api/me").json() == {"userId": "alice", "role": "user"}
+    assert api.client("root").get("/api/me").json()["role"] == "admin"
+    assert api.client("worker").get("/api/me").status_code == 403
+    assert api.client(None).get("/api/me").status_code == 401
+    anonymous = api.client(None)  # the page itself needs no token: its calls carry the user's
+    assert anonymous.get("/", follow_redirects=False).headers["location"] == "/workbench/"
+    page = anonymous.get("/workbench/")
+    assert page.status_code == 200 and '<script type="module" src="js/app.js">' in page.text
+    script = anonymous.get("/workbench/js/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "/workbench" not in str(api.app.openapi()["paths"])
+
+
 def test_every_declared_status_was_seen(api: Api, seen: Seen) -> None:
     """Run last (by name order within this module): each (operation, status) the document
     declares was answered by one of the tests above, except the generic 400/401/503 that
