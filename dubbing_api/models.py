@@ -156,6 +156,11 @@ class ProjectOut(Body):
     premium: bool
     background: str | None = Field(description="What plays under the dub (null: the default).")
     background_url: str | None
+    original_track: bool | None = Field(
+        default=None,
+        description="Whether the dubbed video keeps the source audio as a second track "
+        "(null: the deployment's default, which keeps it).",
+    )
     created_at: datetime
     stages: dict[Stage, JobStatus] = Field(description="Each stage's latest job status.")
     checks: list[CheckOut] | None = Field(
@@ -178,6 +183,13 @@ class ProjectList(Body):
     projects: list[ProjectOut]
 
 
+class WordOut(Body):
+    start: float
+    end: float
+    text: str
+    probability: float | None = Field(description="The recogniser's confidence in the word.")
+
+
 class SegmentOut(Body):
     id: int
     start: float
@@ -186,6 +198,19 @@ class SegmentOut(Body):
     confidence: float | None
     speaker: str
     source_text: str | None
+    words: list[WordOut] | None = Field(
+        default=None, description="Transcript: recognised words (while they spell the text)."
+    )
+    tempo: float | None = Field(
+        default=None, description="Translation, after TTS: the speed-up its clip was given."
+    )
+    at_cap: bool | None = Field(
+        default=None, description="Translation, after TTS: the clip needed the speed-up cap."
+    )
+    overflow_seconds: float | None = Field(
+        default=None,
+        description="Translation, after TTS: speech cut because it did not fit even at the cap.",
+    )
 
 
 class ReviewOut(Body):
@@ -250,6 +275,11 @@ class ApproveRequest(Request):
 
 class RejectRequest(Request):
     reason: StrictStr = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class Me(Body):
+    user_id: str
+    role: Literal["user", "admin", "worker"]
 
 
 class Health(Body):

@@ -27,7 +27,6 @@ from dubbing_pipeline.domain.timing import plan_track
 from dubbing_pipeline.domain.voices import VoiceChoice, VoiceReference
 from dubbing_pipeline.engines.base import FixedVoices, SpeechSynthesizer, SpeechToText
 from dubbing_pipeline.infra import media, pitch, voice_clips
-from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.settings import check_thresholds
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.infra.track import render_track
@@ -49,11 +48,10 @@ def speech(
     context: AssetExecutionContext,
     config: SpeechConfig,
     store: ArtifactStore,
-    events: EventPublisher,
     tts: ResourceParam[SpeechSynthesizer],
     stt: ResourceParam[SpeechToText],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.TTS, store, events) as run:
+    with stage_run(context, Stage.TTS, store) as run:
         doc = reviews.approved_segments(store, run.project.id, Stage.MT)
         tts.check_language(doc.language)
         spoken = [s for s in doc.segments if s.text.strip()]
@@ -83,6 +81,7 @@ def speech(
             )
             with store.writing(run.uri(artifacts.DUB_TRACK)) as out, run.engine():
                 render_track(plan, clips, out, lambda f: run.progress(0.7 + 0.3 * f))
+            store.write_text(run.uri(artifacts.TIMING), plan.fits().model_dump_json())
             track = stack.enter_context(store.reading(run.uri(artifacts.DUB_TRACK)))
             outcomes, checked, heard = speech_checks(
                 run, stt, track, plan, spoken, doc.language, check_thresholds()
@@ -95,7 +94,7 @@ def speech(
         return MaterializeResult(
             check_results=checked,
             metadata=run.metadata(
-                {"dub_track": run.uri(artifacts.DUB_TRACK)},
+                {"dub_track": run.uri(artifacts.DUB_TRACK), "timing": run.uri(artifacts.TIMING)},
                 duration_s=round(plan.total_samples / plan.sample_rate, 3),
                 segments=len(spoken),
                 clips_synthesized=synthesized,
