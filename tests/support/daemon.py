@@ -13,6 +13,7 @@ import redis
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from dubbing_pipeline.cli.runner import run_store
+from dubbing_pipeline.defs.warm.protocol import stop_server
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -70,11 +71,25 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextmanager
+def _stopping_warm_runs(home: str) -> Iterator[None]:
+    """The warm run server outlives the daemon (runs in flight go on): stop it after the test."""
+    try:
+        yield
+    finally:
+        stop_server(home)
+
+
 def _daemon(tmp_path: Path) -> Iterator[Daemon]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     args = [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]
     log = tmp_path / "daemon.log"
-    with process(args, log, os.environ.copy()), DagsterInstance.get() as instance:
+    home = os.environ["DAGSTER_HOME"]
+    with (
+        _stopping_warm_runs(home),
+        process(args, log, os.environ.copy()),
+        DagsterInstance.get() as instance,
+    ):
         store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
         events = EventPublisher(redis_url=REDIS_URL)
         yield Daemon(instance, store, events, JobManager(run_store(instance), store, events), log)

@@ -20,6 +20,7 @@ from typing import TypeVar
 import httpx
 import redis
 
+from dubbing_pipeline.defs.warm.protocol import stop_server
 from tests.support.storage import prepare_home
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,12 +152,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(root: Path, profile: str = "postgres", **overrides: str) -> Iterator[Stack]:
+def running_stack(
+    root: Path, profile: str = "postgres", launcher: str = "configured", **overrides: str
+) -> Iterator[Stack]:
     """Daemon, webserver and one API instance on loopback; ``overrides`` replace environment
     variables (e.g. ``DUBBING_STT_MODEL="base"``, ``DUBBING_REDIS_URL``); ``profile`` is the
-    profiles/ folder used on Postgres."""
+    profiles/ folder used on Postgres; ``launcher="default"``: Dagster's DefaultRunLauncher."""
     home = root / "dagster_home"
-    storage_env = prepare_home(home, profile)
+    storage_env = prepare_home(home, profile, launcher)
     tokens = {
         hashlib.sha256(token(u).encode()).hexdigest(): {"user": u, "role": r}
         for u, r in TOKENS.items()
@@ -180,6 +183,7 @@ def running_stack(root: Path, profile: str = "postgres", **overrides: str) -> It
         | overrides
     )
     stack = Stack(root, env, port)
+    stack._exits.callback(stop_server, home)  # the warm run server outlives the daemon
     with stack._exits, stack._webserver:
         stack._exits.enter_context(
             process(
