@@ -117,7 +117,9 @@ def run_queue(
                 if Stage.MUXING in succeeded:
                     done.add(project_id)
             time.sleep(POLL_S)
-        orchestration, runs = (after - before for after, before in zip(_cpu(), cpu_before))
+        orchestration, runs = (
+            after - before for after, before in zip(_cpu(), cpu_before, strict=True)
+        )
         stage_runs = [r for r in instance.get_run_records(RunsFilter(tags={Tag.USER: "alice"}))]
         ended = max((r.end_time or 0) for r in stage_runs)
         memory = worker_memory(stack.env["DAGSTER_HOME"]) if launcher == "warm" else {}
@@ -140,7 +142,9 @@ def _succeeded(instance: DagsterInstance, project_id: str) -> set[Stage]:
     records = instance.get_run_records(
         RunsFilter(tags={Tag.PROJECT: project_id}, statuses=[DagsterRunStatus.SUCCESS])
     )
-    return {Stage(r.dagster_run.tags[Tag.STAGE]) for r in records if Tag.STAGE in r.dagster_run.tags}
+    return {
+        Stage(r.dagster_run.tags[Tag.STAGE]) for r in records if Tag.STAGE in r.dagster_run.tags
+    }
 
 
 def _engine_seconds(instance: DagsterInstance, run_id: str) -> float:

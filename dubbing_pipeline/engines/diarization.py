@@ -12,7 +12,6 @@ piece) are kept, so memory stays flat however long the video.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from pydantic import Field
 
 from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 from dubbing_pipeline.domain.speakers import Diarization, Turn
-from dubbing_pipeline.infra.model_cache import shared_cache
 from dubbing_pipeline.engines.base import Progress
 from dubbing_pipeline.infra.media import probe, speech_windows
+from dubbing_pipeline.infra.model_cache import shared_cache
 
 if TYPE_CHECKING:
     from resemblyzer import VoiceEncoder

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import math
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -232,7 +231,8 @@ def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> 
 
 def cached_models() -> list[tuple[str, str, str, int]]:
     """(path, device, compute_type, cpu_threads) of each model this process holds."""
-    return [key[1:] for key in shared_cache().keys() if _is_whisper(key)]  # type: ignore[index,misc]
+    held = shared_cache().keys()
+    return [key[1:] for key in held if _is_whisper(key)]  # type: ignore[index]
 
 
 def release_models(device: str | None = None) -> int:

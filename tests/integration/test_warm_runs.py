@@ -32,10 +32,10 @@ from tests.support.storage import prepare_home
 
 pytestmark = pytest.mark.integration
 
-TINY = '''
+TINY = """
 import os, time
 from pathlib import Path
-from dagster import Definitions, job, op
+from dagster import Definitions, in_process_executor, job, op
 
 VERSION = "{version}"
 
@@ -49,13 +49,13 @@ def work(context):
         time.sleep(0.1)
 
 
-@job
+@job(executor_def=in_process_executor)
 def tiny():
     work()
 
 
 defs = Definitions(jobs=[tiny])
-'''
+"""
 DONE = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
@@ -93,9 +93,9 @@ class Tiny:
         """Submit a run of ``tiny`` as the CLI does (through the run queue to the daemon)."""
         self.launched += 1
         mark = {"test/launch": str(self.launched)}
+        command = [str(BIN / "dagster"), "job", "launch", "-w", str(self.workspace)]
         subprocess.run(
-            [str(BIN / "dagster"), "job", "launch", "-w", str(self.workspace), "-j", "tiny"]
-            + ["--tags", json.dumps(mark)],
+            [*command, "-j", "tiny", "--tags", json.dumps(mark)],
             cwd=self.root,
             env=self.env,
             check=True,
@@ -124,7 +124,9 @@ class Tiny:
         def started() -> int | None:
             run = self.run(run_id)
             logged = any(m.startswith("code ") for m in self.messages(run_id))
-            return int(run.tags[Tag.WARM_WORKER]) if logged and Tag.WARM_WORKER in run.tags else None
+            return (
+                int(run.tags[Tag.WARM_WORKER]) if logged and Tag.WARM_WORKER in run.tags else None
+            )
 
         return wait_until(started, 90, f"run {run_id} to start its op")
 

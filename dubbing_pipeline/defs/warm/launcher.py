@@ -15,6 +15,7 @@ restarts, so runs in flight go on; a launch under changed code starts fresh work
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -91,14 +92,12 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return self._instance.root_directory
 
     def _server_config(self, generation: str | None) -> dict[str, Any]:
-        return {"workers": self.workers, "preload": self.preload}
-        | {"terminate_grace_s": self.terminate_grace_s, "generation": generation}
+        config = {"workers": self.workers, "preload": self.preload}
+        return config | {"terminate_grace_s": self.terminate_grace_s, "generation": generation}
 
     def _start_quietly(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the first launch tries again, and says why
             ensure_server(self._home, self._server_config(self._generation_of_module()))
-        except Exception:  # the first launch tries again, and says why
-            pass
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
@@ -189,7 +188,7 @@ def _module_root(module: str) -> Path | None:
     if spec is None:
         return None
     if spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0])
+        return Path(next(iter(spec.submodule_search_locations)))
     return Path(spec.origin).parent if spec.origin else None
 
 

@@ -80,7 +80,13 @@ def ensure_server(home: str | Path, config: dict[str, Any], timeout: float = 60)
         (state_dir(home) / SERVER_FILE).unlink(missing_ok=True)
         log = (state_dir(home) / "server.log").open("a")
         subprocess.Popen(
-            [sys.executable, "-m", "dubbing_pipeline.defs.warm.server", str(home), json.dumps(config)],
+            [
+                sys.executable,
+                "-m",
+                "dubbing_pipeline.defs.warm.server",
+                str(home),
+                json.dumps(config),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

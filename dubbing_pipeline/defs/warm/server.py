@@ -48,8 +48,8 @@ class Worker:
             self.conn.send(message)
 
     def view(self) -> dict[str, Any]:
-        return {"pid": self.proc.pid, "run_id": self.run_id, "job": self.job, "runs": self.runs}
-        | {"ready": self.ready, "generation": self.generation} | self.report
+        mine = {"pid": self.proc.pid, "run_id": self.run_id, "job": self.job, "runs": self.runs}
+        return mine | {"ready": self.ready, "generation": self.generation} | self.report
 
 
 class Server:
@@ -153,8 +153,8 @@ class Server:
             if op == "terminate":
                 return self.terminate(request["run_id"])
             if op == "status":
-                return {"pid": os.getpid(), "size": self.size}
-                | {"workers": [w.view() for w in self.workers]}
+                workers = [w.view() for w in self.workers]
+                return {"pid": os.getpid(), "size": self.size, "workers": workers}
             if op == "stop":
                 self.stopping.set()
                 for worker in self.workers:
