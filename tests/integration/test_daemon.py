@@ -16,6 +16,7 @@ from dagster import DagsterRunStatus
 from faster_whisper import WhisperModel
 
 from dubbing_pipeline.domain.errors import JobProcessingError
+from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
 from dubbing_pipeline.operations import reviews
@@ -38,7 +39,15 @@ def test_project_moves_through_review_gates_and_progression(
     daemon: Daemon, sample_video: Path
 ) -> None:
     manager, store = daemon.manager, daemon.store
-    project = manager.start_stt_stage(None, "alice", str(sample_video), "en", "es", premium=True)
+    project = manager.start_stt_stage(
+        Project(
+            user_id="alice",
+            video_uri=str(sample_video),
+            source_language="en",
+            target_language="es",
+            premium=True,
+        )
+    )
     daemon.wait_for_run(project.id, Stage.STT)
     time.sleep(6)  # a few sensor ticks: nothing may start before the review
     assert daemon.stage_runs(project.id, Stage.MT) == []
@@ -103,7 +112,15 @@ def test_a_validation_error_is_dead_lettered_and_retried_once(
 ) -> None:
     video = tmp_path / "late.mp4"  # not there yet: a VALIDATION error
     manager = daemon.manager
-    project = manager.start_stt_stage(None, "bob", str(video), "en", "es", premium=False)
+    project = manager.start_stt_stage(
+        Project(
+            user_id="bob",
+            video_uri=str(video),
+            source_language="en",
+            target_language="es",
+            premium=False,
+        )
+    )
     failed = daemon.wait_for_run(project.id, Stage.STT, status=DagsterRunStatus.FAILURE)
     (entry,) = wait_until(manager.dead_letter_entries, 60, "the dead letter entry")
     assert (entry.job_id, entry.error_type, entry.attempts, entry.user_id) == (
@@ -143,7 +160,15 @@ def test_a_paused_stage_starts_nothing_until_resumed(daemon: Daemon, sample_vide
     manager = daemon.manager
     manager.pause(Stage.STT)
     projects = [
-        manager.start_stt_stage(None, "carol", str(sample_video), "en", "es", premium=False)
+        manager.start_stt_stage(
+            Project(
+                user_id="carol",
+                video_uri=str(sample_video),
+                source_language="en",
+                target_language="es",
+                premium=False,
+            )
+        )
         for _ in range(2)
     ]
     wait_until(
@@ -165,7 +190,15 @@ def test_a_killed_run_worker_is_failed_retried_and_the_project_completes(
     daemon: Daemon, sample_video: Path
 ) -> None:
     manager = daemon.manager
-    project = manager.start_stt_stage(None, "dave", str(sample_video), "en", "es", premium=False)
+    project = manager.start_stt_stage(
+        Project(
+            user_id="dave",
+            video_uri=str(sample_video),
+            source_language="en",
+            target_language="es",
+            premium=False,
+        )
+    )
     first = wait_until(lambda: daemon.stage_runs(project.id, Stage.STT), 60, "the STT run")[0]
 
     def worker_pid() -> int | None:

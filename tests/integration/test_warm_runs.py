@@ -24,6 +24,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from dubbing_pipeline.defs.warm.protocol import call, stop_server
+from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
 from tests.support.daemon import REDIS_URL, running_daemon
@@ -246,7 +247,14 @@ def test_whisper_stays_loaded_between_stt_runs(
         start: Callable = daemon.manager.start_stt_stage
         runs = []
         for _ in range(2):
-            project = start(None, "erin", str(sample_video), "en", "es", premium=False)
+            project = start(
+                Project(
+                    user_id="erin",
+                    video_uri=str(sample_video),
+                    source_language="en",
+                    target_language="es",
+                )
+            )
             runs.append(daemon.wait_for_run(project.id, Stage.STT))
         first, second = (daemon.instance.all_logs(r.run_id) for r in runs)
         taken = [e for e in second if e.message.startswith("Warm run worker")]
