@@ -71,7 +71,7 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
     raise AssertionError(f"waited {timeout} s for {what}")
 
 
-def wait_http(url: str, timeout: float = 90) -> None:
+def wait_http(url: str, timeout: float = 240) -> None:  # a loaded 2-core machine
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
