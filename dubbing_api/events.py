@@ -20,6 +20,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, cast
 
 import anyio
 import redis.asyncio as aioredis
@@ -28,7 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dubbing_api.auth import Principal
 from dubbing_api.services import services
-from dubbing_pipeline.infra.events import STREAM, JobEvent
+from dubbing_pipeline.infra.events import STREAM, JobEvent, StreamEntries
 
 BAD_REQUEST = 4400  # WebSocket close codes 4000-4999 are the application's
 UNAUTHORIZED = 4401
@@ -130,7 +131,7 @@ class EventHub:
 
     async def since(self, after: str) -> AsyncIterator[Delivery]:
         """Every event after stream id ``after`` up to the newest, read by the caller itself."""
-        while answer := await self.client.xread({STREAM: after}, count=500):
+        while answer := cast(StreamEntries, await self.client.xread({STREAM: after}, count=500)):
             for _, entries in answer:
                 for stream_id, fields in entries:
                     after = stream_id.decode()
@@ -147,10 +148,15 @@ class EventHub:
         while True:
             try:
                 if last is None:
-                    newest = await self.client.xrevrange(STREAM, count=1)
+                    newest = cast(
+                        list[tuple[bytes, Any]], await self.client.xrevrange(STREAM, count=1)
+                    )
                     last = newest[0][0].decode() if newest else "0-0"
                     started.set()
-                answer = await self.client.xread({STREAM: last}, count=500, block=BLOCK_MS)
+                answer = cast(
+                    StreamEntries,
+                    await self.client.xread({STREAM: last}, count=500, block=BLOCK_MS),
+                )
             except RedisError as exc:  # keep the place: nothing is lost while Redis is away
                 log.warning("reading %s failed, retrying in 1 s: %s", STREAM, exc)
                 await asyncio.sleep(1)
@@ -176,6 +182,7 @@ async def events_endpoint(websocket: WebSocket) -> None:
             BAD_REQUEST, "lastEventId must be a stream id such as 1718000000000-0"
         )
         return
+    resume: str | None = None  # stays None when the client leaves first
     try:
         # Subscribed before the handshake ends: a client that connects, then acts, sees it all.
         async with hub.subscribe(caller) as feed, anyio.create_task_group() as tasks:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from starlette.requests import HTTPConnection
 
 from dubbing_api.auth import Principal, Role
 from dubbing_api.errors import ApiError
@@ -43,8 +44,9 @@ class Services:
         return project
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services
+def services(connection: HTTPConnection) -> Services:
+    """The app's services, from a request or a WebSocket alike."""
+    return connection.app.state.services
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API token (see the README)")

@@ -5,21 +5,25 @@ Layout: ``<prefix>/<user>/<name>.<video extension>`` with a sidecar manifest ``<
 (``{"targetLanguage": "es", "sourceLanguage": "en", "premium": false}``; a ``"user"`` there
 overrides the folder). A video whose manifest has not arrived yet is looked at again on the next
 pass. The project id is derived from the object's key, so a rewritten key, a repeated listing or
-a daemon restart never makes a second project. Objects that cannot become a project (not a video,
-a malformed manifest) are recorded once under ``ingestion/rejected/`` in the artifact store and in
-the sensor's log, and never block the objects after them.
+a daemon restart never makes a second project. A manifest without its partition (a tick that
+died between the two) gets its partition on the next pass; an object the store fails to read
+ends the page there, and the next tick starts again from it. Objects that cannot become a
+project (not a video, a malformed manifest) are recorded once under ``ingestion/rejected/`` in
+the artifact store and in the sensor's log, and never block the objects after them.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Container
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 import fsspec
-from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, sensor
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dubbing_pipeline.defs.partitions import projects_partitions
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.projects import PARTITIONS, Project
 from dubbing_pipeline.infra.settings import settings
@@ -62,59 +66,82 @@ def rejections(store: ArtifactStore) -> list[Rejection]:
     return [Rejection.model_validate_json(fs.cat_file(path)) for path in sorted(fs.find(root))]
 
 
-def ingest(store: ArtifactStore, url: str, cursor: str, log) -> tuple[list[str], str]:
-    """Look at up to PAGE objects after ``cursor``; return the new project ids and the cursor."""
+def ingest(
+    store: ArtifactStore, url: str, cursor: str, log, known: Container[str] = ()
+) -> tuple[list[str], str]:
+    """Look at up to PAGE objects after ``cursor``; return the ids whose partitions must be added
+    (new projects, and manifests whose partition is not in ``known``) and the next cursor."""
     fs, root = fsspec.url_to_fs(url.rstrip("/"))
     listing = sorted(fs.find(root))
     keys = [k for k in listing if k > cursor]
     page = keys[:PAGE]
-    created = []
+    created: list[str] = []
     names = set(listing)
+    done = cursor
     for key in page:
-        relative = PurePosixPath(key).relative_to(PurePosixPath(root))
-        suffix = relative.suffix.lower()
-        if suffix == ".json":
-            continue  # read with its video
-        if suffix not in VIDEO_SUFFIXES or len(relative.parts) < 2:
-            _reject(store, key, f"not a video under <user>/ (suffix {suffix or 'none'})", log)
-            continue
-        project_id = project_id_for(key)
-        if store.exists(manifest_uri(store, project_id)):
-            continue
-        sidecar_key = str(PurePosixPath(key).with_suffix(".json"))
-        if sidecar_key not in names:
-            log.info(f"{key}: waiting for its manifest {sidecar_key}")
-            continue
         try:
-            sidecar = Sidecar.model_validate_json(fs.cat_file(sidecar_key))
-            project = Project(
-                id=project_id,
-                video_uri=f"{fs.unstrip_protocol(key)}",
-                source_language=sidecar.source_language,
-                target_language=sidecar.target_language,
-                premium=sidecar.premium,
-                user_id=sidecar.user or relative.parts[0],
-            )
-        except (ValidationError, ValueError) as exc:
-            _reject(store, key, f"malformed manifest {sidecar_key}: {_first_error(exc)}", log)
-            continue
-        save_project(store, project)
-        created.append(project.id)
+            project_id = _ingest_one(store, fs, root, key, names, log)
+        except OSError as exc:  # the store failed mid-page: start again from this object
+            log.warning(f"ingestion stopped at {key}, retried next tick: {exc}")
+            return created, done
+        if project_id and project_id not in known:
+            created.append(project_id)
+        done = key
     next_cursor = page[-1] if len(keys) > PAGE else ""  # "" once the listing is done: rescan
     return created, next_cursor
 
 
+def _ingest_one(
+    store: ArtifactStore, fs: fsspec.AbstractFileSystem, root: str, key: str, names: set[str], log
+) -> str | None:
+    """The project of one object (its manifest saved), or None for objects that are not one."""
+    relative = PurePosixPath(key).relative_to(PurePosixPath(root))
+    suffix = relative.suffix.lower()
+    if suffix == ".json":
+        return None  # read with its video
+    if suffix not in VIDEO_SUFFIXES or len(relative.parts) < 2:
+        _reject(store, key, f"not a video under <user>/ (suffix {suffix or 'none'})", log)
+        return None
+    project_id = project_id_for(key)
+    if store.exists(manifest_uri(store, project_id)):
+        return project_id
+    sidecar_key = str(PurePosixPath(key).with_suffix(".json"))
+    if sidecar_key not in names:
+        log.info(f"{key}: waiting for its manifest {sidecar_key}")
+        return None
+    try:
+        sidecar = Sidecar.model_validate_json(fs.cat_file(sidecar_key))
+        project = Project(
+            id=project_id,
+            video_uri=f"{fs.unstrip_protocol(key)}",
+            source_language=sidecar.source_language,
+            target_language=sidecar.target_language,
+            premium=sidecar.premium,
+            user_id=sidecar.user or relative.parts[0],
+        )
+    except (ValidationError, ValueError) as exc:
+        _reject(store, key, f"malformed manifest {sidecar_key}: {_first_error(exc)}", log)
+        return None
+    save_project(store, project)
+    return project.id
+
+
 @sensor(minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
-def ingestion_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> SkipReason:
-    """New videos under DUBBING_INCOMING_URL become projects (new_project_sensor starts them)."""
+def ingestion_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> SensorResult:
+    """New videos under DUBBING_INCOMING_URL become projects (new_project_sensor starts them).
+    Dagster adds the partitions and moves the cursor together, with the tick."""
     url = incoming_url()
     if url is None:
-        return SkipReason("DUBBING_INCOMING_URL is not set")
-    created, cursor = ingest(store, url, context.cursor or "", context.log)
-    if created:
-        context.instance.add_dynamic_partitions(PARTITIONS, created)
-    context.update_cursor(cursor)
-    return SkipReason(f"{len(created)} new project(s): {', '.join(created) or 'none'}")
+        return SensorResult(skip_reason="DUBBING_INCOMING_URL is not set")
+    known = set(context.instance.get_dynamic_partitions(PARTITIONS))
+    created, cursor = ingest(store, url, context.cursor or "", context.log, known)
+    return SensorResult(
+        dynamic_partitions_requests=[projects_partitions.build_add_request(created)]
+        if created
+        else None,
+        cursor=cursor,
+        skip_reason=None if created else "no new project",
+    )
 
 
 def _reject(store: ArtifactStore, key: str, reason: str, log) -> None:

@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from dagster import Backoff, Failure, OpExecutionContext, RetryPolicy, RetryRequested
+from dagster import (
+    AssetExecutionContext,
+    Backoff,
+    Failure,
+    OpExecutionContext,
+    RetryPolicy,
+    RetryRequested,
+)
 
 from dubbing_pipeline.domain.errors import JobProcessingError, classify
 from dubbing_pipeline.domain.stages import Stage
@@ -49,7 +56,7 @@ def schedule_for(stage: Stage) -> RetrySchedule:
 
 @contextmanager
 def classified_errors(
-    context: OpExecutionContext,
+    context: AssetExecutionContext | OpExecutionContext,
     stage: Stage,
     on_final_failure: Callable[[JobProcessingError, int], None] = lambda *_: None,
 ) -> Iterator[None]:

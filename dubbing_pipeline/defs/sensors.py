@@ -36,7 +36,7 @@ from dubbing_pipeline.domain import review
 from dubbing_pipeline.domain.projects import PARTITIONS
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import JOB_TAGS, Tag
-from dubbing_pipeline.infra.events import EventPublisher, JobEvent
+from dubbing_pipeline.infra.events import EventPublisher, EventType, JobEvent
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import dead_letter
 from dubbing_pipeline.operations.progression import (
@@ -101,8 +101,8 @@ def _in_creator_grace(store: ArtifactStore, project_id: str) -> bool:
 def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -> Iterator:
     """An approval observation on transcript/translation launches the next stage, once."""
     cursor = json.loads(context.cursor or "{}")
-    for stage, record in _new_observations(context, cursor, list(AFTER_REVIEW)):
-        parsed = review.parse_description(record.asset_observation.description)
+    for stage, record, description in _new_observations(context, cursor, list(AFTER_REVIEW)):
+        parsed = review.parse_description(description)
         if parsed is None or parsed[0] != "approved":
             continue
         project_id = record.partition_key or ""
@@ -113,8 +113,9 @@ def review_gate_sensor(context: SensorEvaluationContext, store: ArtifactStore) -
 
 def _new_observations(
     context: SensorEvaluationContext, cursor: dict[str, int], stages: list[Stage]
-) -> Iterator[tuple[Stage, EventLogRecord]]:
-    """Observations of the stages' assets after the cursor (advanced as they are read)."""
+) -> Iterator[tuple[Stage, EventLogRecord, str | None]]:
+    """Observations of the stages' assets after the cursor (advanced as they are read), with
+    their descriptions (where reviews and retry requests are recorded)."""
     for stage in stages:
         records = context.instance.fetch_observations(
             AssetRecordsFilter(
@@ -125,8 +126,8 @@ def _new_observations(
         ).records
         for record in records:
             cursor[stage.asset_name] = record.storage_id
-            if record.asset_observation is not None:
-                yield stage, record
+            if (observation := record.asset_observation) is not None:
+                yield stage, record, observation.description
 
 
 def stage_success_sensor(
@@ -142,7 +143,7 @@ def stage_success_sensor(
     if Tag.STAGE not in run.tags or Tag.PROJECT not in run.tags:
         return None
     stage, project_id = Stage(run.tags[Tag.STAGE]), run.tags[Tag.PROJECT]
-    announce = [("job_completed", "completed")]
+    announce: list[tuple[EventType, str]] = [("job_completed", "completed")]
     if stage.needs_review:
         announce.append(("stage_ready_for_review", "awaiting_review"))
     premium = run.tags.get(Tag.TIER) == "premium"
@@ -180,8 +181,8 @@ def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher)
 def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:
     """Launch the stage again for each retry request of an entry, once (run_key per entry)."""
     cursor = json.loads(context.cursor or "{}")
-    for _, record in _new_observations(context, cursor, list(Stage)):
-        job_id = dead_letter.parse_retry(record.asset_observation.description)
+    for _, _, description in _new_observations(context, cursor, list(Stage)):
+        job_id = dead_letter.parse_retry(description)
         run = context.instance.get_run_by_id(job_id) if job_id else None
         if run is None or run.tags.get(dead_letter.STATE) not in ("open", "retry_requested"):
             continue

@@ -25,7 +25,7 @@ class Transcription:
     language_probability: float | None
     duration: float
     segments: list[Segment]
-    engine: dict[str, str | int | bool] = field(default_factory=dict)  # how it was made
+    engine: dict[str, str | int | float | bool] = field(default_factory=dict)  # how it was made
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class PipesLipSync(ConfigurableResource):
                 raise JobProcessingError(
                     "lip-sync program exited 0 but wrote no video", JobErrorType.PERMANENT
                 )
-        metadata = invocation.get_materialize_result().metadata
+        reported = invocation.get_materialize_result().metadata or {}
+        metadata = {k: v for k, v in reported.items() if isinstance(v, MetadataValue)}
         return {**metadata, "launcher": MetadataValue.text(self.launcher)}
 
     def _run(

@@ -6,6 +6,7 @@ import gc
 import math
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
@@ -94,9 +95,7 @@ class FasterWhisperSTT(ConfigurableResource):
 
                 said = language or (first.language if first else None)  # detected once
                 (info, found), batch_size = smaller_batch_on_oom(
-                    lambda size, audio=audio, said=said, seen=seen: self._decode(
-                        model, audio, said, size, seen
-                    ),
+                    partial(self._decode, model, audio, said, progress=seen),
                     batch_size,
                 )
                 first = first or info
@@ -131,6 +130,7 @@ class FasterWhisperSTT(ConfigurableResource):
         audio: np.ndarray,
         language: str | None,
         batch_size: int,
+        *,
         progress: Progress,
     ) -> tuple[TranscriptionInfo, list[Segment]]:
         """One pass over the audio, sequential or batched; segments come out as they decode."""

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 from dagster import ConfigurableResource
@@ -29,6 +29,8 @@ EventType = Literal[
     "project_completed",
 ]
 STREAM = "dubbing:events"
+# What XREAD answers (with bytes responses): [(stream, [(entry id, {field: value})])].
+StreamEntries = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 PROGRESS_TTL_S = 7 * 24 * 3600
 log = logging.getLogger(__name__)
 
@@ -100,8 +102,11 @@ class EventPublisher(ConfigurableResource):
         """Events after stream id ``after``, oldest first (``block_ms`` waits for new ones)."""
         if not self.redis_url:
             return []
-        answer = _client(self.redis_url, self.timeout_s).xread(
-            {self.stream: after}, count=count, block=block_ms
+        answer = cast(
+            StreamEntries,
+            _client(self.redis_url, self.timeout_s).xread(
+                {self.stream: after}, count=count, block=block_ms
+            ),
         )
         return [
             JobEvent.model_validate_json(fields[b"event"]).model_copy(update={"id": sid.decode()})

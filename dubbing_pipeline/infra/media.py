@@ -208,8 +208,13 @@ def feeding(graph: ffmpeg.nodes.OutputStream) -> Iterator[Callable[[bytes], None
         subprocess.Popen(args, stdin=subprocess.PIPE, stderr=errors) as process,
     ):
         assert process.stdin is not None
+        stdin = process.stdin
+
+        def write(chunk: bytes) -> None:
+            stdin.write(chunk)
+
         try:
-            yield process.stdin.write
+            yield write
         finally:
             process.stdin.close()
             code = process.wait()

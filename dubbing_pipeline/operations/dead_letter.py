@@ -52,7 +52,8 @@ def classify_failed_run(
     if run.tags.get(WILL_RETRY) == "true":
         return None
     failures = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
-    data = failures[-1].dagster_event.step_failure_data if failures else None
+    event = failures[-1].dagster_event if failures else None
+    data = event.step_failure_data if event else None
     meta = data.user_failure_data.metadata if data and data.user_failure_data else {}
     if "error_type" in meta:
         error_type, message = str(meta["error_type"].value), str(meta["error_message"].value)

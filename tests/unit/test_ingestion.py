@@ -80,6 +80,44 @@ def test_a_video_waits_for_its_manifest(tmp_path: Path, sample_video: Path, stor
     assert ingest(store, root, "", Log())[0] == [project_id_for(f"{root}/carol/late.mp4")]
 
 
+def test_a_store_failing_mid_page_loses_nothing(
+    tmp_path: Path, sample_video: Path, store: ArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An OSError while reading one manifest ends the page there: the projects before it get
+    their partitions, and the next pass starts again from the object that failed."""
+    fs, root = fsspec.filesystem("file"), str(tmp_path / "incoming")
+    keys = _drop(fs, root, sample_video)
+    real_cat = type(fs).cat_file
+
+    def flaky(self, path: str, *args, **kwargs) -> bytes:
+        if path.endswith("two.json"):
+            raise ConnectionResetError("the store hung up")
+        return real_cat(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(type(fs), "cat_file", flaky)
+    log = Log()
+    created, cursor = ingest(store, root, "", log)
+    assert created == [project_id_for(keys["a"])]
+    assert cursor == keys["a"] and any("two.mp4" in line for line in log.lines)
+    monkeypatch.setattr(type(fs), "cat_file", real_cat)
+    created, _ = ingest(store, root, cursor, log, known=set(created))
+    assert sorted(created) == sorted(project_id_for(keys[k]) for k in ("b", "c"))
+
+
+def test_a_manifest_whose_partition_was_never_added_gets_it(
+    tmp_path: Path, sample_video: Path, store: ArtifactStore
+) -> None:
+    """A tick that died after writing manifests and before adding their partitions: the next
+    pass adds them instead of skipping the manifests forever."""
+    fs, root = fsspec.filesystem("file"), str(tmp_path / "incoming")
+    keys = _drop(fs, root, sample_video)
+    first, _ = ingest(store, root, "", Log())  # ... and the partitions never reached Dagster
+    again, _ = ingest(store, root, "", Log(), known=set())
+    assert sorted(again) == sorted(first)
+    known = {project_id_for(keys["a"])}
+    assert sorted(ingest(store, root, "", Log(), known=known)[0]) == sorted(set(first) - known)
+
+
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     port = free_port()

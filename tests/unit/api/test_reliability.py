@@ -4,6 +4,7 @@ misbehaving, an object store instead of a folder, a broken manifest among good o
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import tempfile
 import threading
@@ -258,3 +259,12 @@ def test_object_storage_urls_are_read_before_a_project_depends_on_them(tmp_path:
     assert status == 400 and "cannot read this scheme" in message and "gcsfs" in message
     assert create("s3://elsewhere/clip.mp4")[1].startswith("videoUrl: object-storage URLs must")
     api.close()
+
+
+def test_a_websocket_client_that_leaves_ends_its_connection_cleanly(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ordinary disconnect, while the server waits for the next event, raises nothing."""
+    with api.client("alice").websocket_connect(f"/ws?token={token('alice')}") as ws:
+        ws.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
