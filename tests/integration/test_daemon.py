@@ -129,7 +129,7 @@ def test_a_validation_error_is_dead_lettered_and_retried_once(
         1,
         "bob",
     )
-    assert manager.dead_letter_stats()["by_stage"] == {"STT": 1}
+    assert manager.dead_letter_stats().by_stage == {"STT": 1}
     assert manager.dead_letter_entries(user_id="alice") == []
     failures = [e for e in daemon.events.read() if e.type == "job_failed"]
     assert [(f.jobId, f.error) for f in failures] == [(failed.run_id, "VALIDATION")]
@@ -178,12 +178,12 @@ def test_a_paused_stage_starts_nothing_until_resumed(daemon: Daemon, sample_vide
     statuses = {daemon.stage_runs(p.id, Stage.STT)[0].status for p in projects}
     assert statuses == {DagsterRunStatus.QUEUED}
     stats = manager.queue_stats(Stage.STT)
-    assert (stats["waiting"], stats["paused"], stats["active"]) == (2, 2, 0)
+    assert (stats.waiting, stats.paused, stats.active) == (2, 2, 0)
 
     manager.resume(Stage.STT)
     for project in projects:
         daemon.wait_for_run(project.id, Stage.STT)
-    assert manager.queue_stats(Stage.STT)["completed"] == 2
+    assert manager.queue_stats(Stage.STT).completed == 2
 
 
 def test_a_killed_run_worker_is_failed_retried_and_the_project_completes(
