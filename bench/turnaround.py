@@ -174,7 +174,9 @@ def _wait_for_success(instance: DagsterInstance, project_id: str, stage: Stage) 
         if records and records[0].dagster_run.status == DagsterRunStatus.SUCCESS:
             return records[0]
         if records and records[0].dagster_run.status == DagsterRunStatus.FAILURE:
-            raise SystemExit(f"{stage} failed: run {records[0].dagster_run.run_id}")
+            run_id = records[0].dagster_run.run_id
+            said = [e.message for e in instance.all_logs(run_id) if e.message][-4:]
+            raise SystemExit(f"{stage} failed: run {run_id}: {said}")
         time.sleep(POLL_S)
     raise SystemExit(f"{stage} did not finish within an hour")
 

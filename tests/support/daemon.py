@@ -37,7 +37,7 @@ class Daemon:
         return self.instance.get_runs(RunsFilter(tags=tags))
 
     def wait_for_run(
-        self, project_id: str, stage: Stage, status=DagsterRunStatus.SUCCESS, timeout: float = 240
+        self, project_id: str, stage: Stage, status=DagsterRunStatus.SUCCESS, timeout: float = 600
     ) -> DagsterRun:
         def done() -> DagsterRun | None:
             runs = self.stage_runs(project_id, stage)
