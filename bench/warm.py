@@ -8,7 +8,7 @@ from typing import Any
 from dubbing_pipeline.defs.warm.protocol import ServerUnavailable, call
 
 
-def wait_for_warm_workers(home: str, timeout: float = 120) -> list[dict[str, Any]]:
+def wait_for_warm_workers(home: str, timeout: float = 600) -> list[dict[str, Any]]:
     """The warm run server's workers once all are ready (the daemon starts them at startup)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

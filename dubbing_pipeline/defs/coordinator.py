@@ -8,7 +8,7 @@ Configured in dagster.yaml; publishes only when ``DUBBING_REDIS_URL`` is set.
 
 from __future__ import annotations
 
-from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
+from dagster import DagsterInstance, DagsterRun, QueuedRunCoordinator, SubmitRunContext
 
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra.events import EventPublisher, JobEvent
@@ -16,6 +16,12 @@ from dubbing_pipeline.infra.settings import settings
 
 
 class EventingRunCoordinator(QueuedRunCoordinator):
+    def register_instance(self, instance: DagsterInstance) -> None:
+        """Load the run launcher now, not at the first launch: the warm run launcher starts its
+        workers when the daemon loads it, so the first run finds them warm."""
+        super().register_instance(instance)
+        _ = instance.run_launcher
+
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = super().submit_run(context)
         if Tag.STAGE in run.tags:
