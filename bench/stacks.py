@@ -33,7 +33,7 @@ def bench_stack(
             running_stack(
                 root,
                 "celery" if profile == "celery" else "postgres",
-                launcher="default" if launcher == "default" else "configured",
+                launcher="configured" if profile == "celery" else launcher,
                 **overrides,
             )
         )

@@ -50,9 +50,11 @@ class Daemon:
 
 
 @contextmanager
-def running_daemon(tmp_path: Path, profile: str = "postgres") -> Iterator[Daemon]:
+def running_daemon(
+    tmp_path: Path, profile: str = "postgres", launcher: str = "configured"
+) -> Iterator[Daemon]:
     """Set DAGSTER_HOME etc. in os.environ first (the caller's monkeypatch undoes it)."""
-    storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]), profile)
+    storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]), profile, launcher)
     with _environment(storage_env):
         yield from _daemon(tmp_path)
 

@@ -157,7 +157,7 @@ def running_stack(
 ) -> Iterator[Stack]:
     """Daemon, webserver and one API instance on loopback; ``overrides`` replace environment
     variables (e.g. ``DUBBING_STT_MODEL="base"``, ``DUBBING_REDIS_URL``); ``profile`` is the
-    profiles/ folder used on Postgres; ``launcher="default"``: Dagster's DefaultRunLauncher."""
+    profiles/ folder used on Postgres; ``launcher``: "warm" (profiles/warm) or "default"."""
     home = root / "dagster_home"
     storage_env = prepare_home(home, profile, launcher)
     tokens = {

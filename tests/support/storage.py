@@ -47,8 +47,8 @@ def prepare_home(
 ) -> dict[str, str]:
     """Put the deployment's dagster.yaml into ``home``; return the environment it needs.
     On Postgres, ``profile`` names the folder under profiles/ (postgres, celery).
-    ``launcher="default"`` drops the file's run launcher for Dagster's DefaultRunLauncher (a fresh
-    process per run: what the benchmarks compare the warm run workers with)."""
+    ``launcher="warm"`` adds profiles/warm's run launcher (warm run workers); ``"default"`` drops
+    any for Dagster's DefaultRunLauncher (a fresh process per run)."""
     home.mkdir(parents=True, exist_ok=True)
     env: dict[str, str] = {}
     if not on_postgres():
@@ -64,9 +64,12 @@ def prepare_home(
             "DAGSTER_PG_HOST": PG["hostname"],
             "DAGSTER_PG_DB": chosen.read_text(),
         }
-    if launcher == "default":
+    if launcher in ("default", "warm"):
         config = yaml.safe_load((home / "dagster.yaml").read_text())
         config.pop("run_launcher", None)
+        if launcher == "warm":
+            warm = yaml.safe_load((ROOT / "profiles" / "warm" / "dagster.yaml").read_text())
+            config["run_launcher"] = warm["run_launcher"]
         (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     # Create the storage here, once: a daemon, a webserver and a code server that all find it
     # missing race to create SQLite's schema (two alembic heads: the instance no longer loads).
