@@ -109,7 +109,7 @@ class Tiny:
         assert run is not None
         return run
 
-    def wait(self, run_id: str, status: DagsterRunStatus, timeout: float = 120) -> DagsterRun:
+    def wait(self, run_id: str, status: DagsterRunStatus, timeout: float = 300) -> DagsterRun:
         run = wait_until(
             lambda: (r := self.run(run_id)).status in DONE and r, timeout, f"run {run_id}"
         )
