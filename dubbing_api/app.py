@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import WebSocketRoute
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from dubbing_api.auth import BearerAuth, TokenStore, auth_failed
 from dubbing_api.errors import EXCEPTION_HANDLERS
@@ -32,6 +35,7 @@ from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations.graphql_store import GraphQLRunStore
 
 VERSION = "0.2.0"
+WORKBENCH = Path(__file__).parent / "static"  # the review workbench: one static bundle
 
 
 def create_app(
@@ -66,7 +70,13 @@ def create_app(
         title="dubbing_api",
         version=VERSION,
         description="Dub videos: projects, review, queues, jobs, the dead letter queue, events.",
-        routes=[WebSocketRoute("/ws", events_endpoint)],
+        routes=[
+            WebSocketRoute("/ws", events_endpoint),
+            # The workbench is a client of the public API like any other: static files, no
+            # token needed to load them, every call it makes carries the user's own token.
+            Mount("/workbench", StaticFiles(directory=WORKBENCH, html=True), name="workbench"),
+            Route("/", lambda _: RedirectResponse("/workbench/"), include_in_schema=False),
+        ],
         middleware=[
             Middleware(
                 AuthenticationMiddleware,

@@ -73,6 +73,9 @@ class TokenStore:
         return found
 
 
+WS_AUTH_ERROR = "dubbing.auth_error"  # scope key: why a WebSocket's token was refused
+
+
 class BearerAuth(AuthenticationBackend):
     """``Authorization: Bearer <token>``; WebSockets may pass ``?token=`` instead."""
 
@@ -86,6 +89,11 @@ class BearerAuth(AuthenticationBackend):
         if not token:
             return None
         principal = self.tokens.lookup(token.strip())
+        if principal is None and conn.scope["type"] == "websocket":
+            # /ws refuses it itself, as an HTTP 401 (the middleware could only close the socket,
+            # which the server turns into a 403).
+            conn.scope[WS_AUTH_ERROR] = "unknown or revoked token"
+            return None
         if principal is None:
             raise AuthenticationError("unknown or revoked token")
         return AuthCredentials([principal.role]), principal

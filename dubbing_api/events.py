@@ -9,6 +9,9 @@ Redis read and a parse per event: a core for 200 connections at 100 events/s.)
 
 A client too slow to take an event within ``ws_send_timeout_s``, or ``FEED_LIMIT`` events behind,
 is disconnected (close code 4408, with the id to resume from): the log is never dropped for it.
+Redis unreachable or failing: every connection is closed with 1011 and the id to resume from;
+a reconnect with ``lastEventId`` after Redis is back misses nothing. No or a bad token: an HTTP
+401 at the handshake (the denial response extension; servers without it get close code 4401).
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import anyio
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dubbing_api.auth import Principal
+from dubbing_api.auth import WS_AUTH_ERROR, Principal
+from dubbing_api.errors import error_response
 from dubbing_api.services import services
 from dubbing_pipeline.infra.events import STREAM, JobEvent, StreamEntries
 
@@ -72,7 +76,7 @@ class TooFarBehind(Exception):
 
 
 class EventsUnavailable(Exception):
-    pass
+    """Redis could not be read: the connection closes with 1011."""
 
 
 class Feed:
@@ -81,6 +85,9 @@ class Feed:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue(FEED_LIMIT)
         self.overflowed = False
+        self.failed = False  # the hub lost Redis: what is queued goes out, then 1011
+        self.start = "0-0"  # the stream id after which the hub hands this feed every event
+        self._wake = asyncio.Event()
 
     def push(self, delivery: Delivery) -> None:
         if self.overflowed:
@@ -89,11 +96,22 @@ class Feed:
             self.queue.put_nowait(delivery)
         except asyncio.QueueFull:
             self.overflowed = True  # what is queued still goes out, then the connection closes
+        self._wake.set()
+
+    def fail(self) -> None:
+        self.failed = True
+        self._wake.set()
 
     async def next(self) -> Delivery:
-        if self.overflowed and self.queue.empty():
-            raise TooFarBehind
-        return await self.queue.get()
+        while True:
+            if not self.queue.empty():
+                return self.queue.get_nowait()
+            if self.overflowed:
+                raise TooFarBehind
+            if self.failed:
+                raise EventsUnavailable
+            self._wake.clear()
+            await self._wake.wait()
 
 
 class EventHub:
@@ -105,6 +123,8 @@ class EventHub:
         self._feeds: dict[str | None, set[Feed]] = {}  # by user id; None: operators (all)
         self._reader: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
+        self._last = "0-0"  # the reader's place in the stream
+        self._ready = False  # the reader's last call to Redis succeeded
 
     @asynccontextmanager
     async def subscribe(self, caller: Principal) -> AsyncIterator[Feed]:
@@ -120,6 +140,9 @@ class EventHub:
                 await asyncio.wait_for(self._started.wait(), START_TIMEOUT_S)
             except TimeoutError:
                 raise EventsUnavailable from None
+            if not self._ready:  # Redis is away: say so now, not after a timeout
+                raise EventsUnavailable
+            feed.start = self._last
             yield feed
         finally:
             self._feeds[key].discard(feed)
@@ -131,7 +154,13 @@ class EventHub:
 
     async def since(self, after: str) -> AsyncIterator[Delivery]:
         """Every event after stream id ``after`` up to the newest, read by the caller itself."""
-        while answer := cast(StreamEntries, await self.client.xread({STREAM: after}, count=500)):
+        while True:
+            try:
+                answer = cast(StreamEntries, await self.client.xread({STREAM: after}, count=500))
+            except (RedisError, OSError) as exc:
+                raise EventsUnavailable from exc
+            if not answer:
+                return
             for _, entries in answer:
                 for stream_id, fields in entries:
                     after = stream_id.decode()
@@ -152,18 +181,29 @@ class EventHub:
                         list[tuple[bytes, Any]], await self.client.xrevrange(STREAM, count=1)
                     )
                     last = newest[0][0].decode() if newest else "0-0"
+                    self._last, self._ready = last, True
                     started.set()
+                elif not self._ready:  # back from an error: ready once Redis answers
+                    await self.client.ping()
+                    self._ready = True
                 answer = cast(
                     StreamEntries,
                     await self.client.xread({STREAM: last}, count=500, block=BLOCK_MS),
                 )
-            except RedisError as exc:  # keep the place: nothing is lost while Redis is away
+            except (RedisError, OSError) as exc:
+                # Connected clients are told (1011) and resume by id; a starting reader waits
+                # here until Redis answers. Its place is kept: nothing is lost while Redis is away.
                 log.warning("reading %s failed, retrying in 1 s: %s", STREAM, exc)
+                self._ready = False
+                started.set()  # a subscriber waiting for the start hears it at once
+                for feeds in self._feeds.values():
+                    for feed in feeds:
+                        feed.fail()
                 await asyncio.sleep(1)
                 continue
             for _, entries in answer:
                 for stream_id, fields in entries:
-                    last = stream_id.decode()
+                    last = self._last = stream_id.decode()
                     if delivery := Delivery.parse(stream_id, fields):
                         for key in (delivery.user_id, None):
                             for feed in self._feeds.get(key, ()):
@@ -173,54 +213,101 @@ class EventHub:
 async def events_endpoint(websocket: WebSocket) -> None:
     caller = websocket.user
     if not isinstance(caller, Principal):
-        await websocket.close(UNAUTHORIZED, "a token is required (?token= or Authorization)")
+        reason = (
+            websocket.scope.get(WS_AUTH_ERROR) or "a token is required (?token= or Authorization)"
+        )
+        await _deny(websocket, reason)
         return
     hub: EventHub = websocket.app.state.event_hub
     last = websocket.query_params.get("lastEventId") or "$"
     if last != "$" and not re.fullmatch(r"\d+(-\d+)?", last):
-        await websocket.close(
-            BAD_REQUEST, "lastEventId must be a stream id such as 1718000000000-0"
+        await _close(
+            websocket, BAD_REQUEST, "lastEventId must be a stream id such as 1718000000000-0"
         )
         return
-    resume: str | None = None  # stays None when the client leaves first
+    position = Position(last)
+    ended: Ended = "left"  # stays so when the client leaves first
     try:
         # Subscribed before the handshake ends: a client that connects, then acts, sees it all.
         async with hub.subscribe(caller) as feed, anyio.create_task_group() as tasks:
+            if last == "$":  # new events only: those after the hub's place, which resumes here
+                position.last = feed.start
             await websocket.accept()
             tasks.start_soon(_until_disconnect, websocket, tasks.cancel_scope)
-            resume = await _relay(websocket, hub, feed, caller, last)
+            ended = await _relay(websocket, hub, feed, caller, position, last != "$")
             tasks.cancel_scope.cancel()
     except EventsUnavailable:
-        await websocket.close(1011, "the event stream is unavailable; try again")
-        return
+        ended = "unavailable"
     except WebSocketDisconnect:
         return
-    if resume is not None:
-        await websocket.close(TOO_SLOW, f"too slow; reconnect with lastEventId={resume}")
+    resume = f"reconnect with lastEventId={position.last}"  # "$" only if Redis never answered
+    if ended == "unavailable":
+        await _close(
+            websocket,
+            1011,
+            f"events unavailable; {resume}" if position.last != "$" else "events unavailable",
+        )
+    elif ended == "slow":
+        await websocket.close(TOO_SLOW, f"too slow; {resume}")
+
+
+Ended = Literal["slow", "unavailable", "left"]
+
+
+@dataclass
+class Position:
+    """The last event a connection sent (``$``: none yet, only new ones)."""
+
+    last: str
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close, accepted or not (a close before the handshake is an HTTP 403: accept first)."""
+    try:
+        if websocket.application_state.name == "CONNECTING":
+            await websocket.accept()
+        await websocket.close(code, reason)
+    except (RuntimeError, WebSocketDisconnect):
+        pass  # the client is gone already
+
+
+async def _deny(websocket: WebSocket, reason: str) -> None:
+    """An HTTP 401 at the handshake, as for any other route."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(401, "unauthorized", reason))
+    else:
+        await websocket.close(UNAUTHORIZED, reason)
 
 
 async def _relay(
-    websocket: WebSocket, hub: EventHub, feed: Feed, caller: Principal, last: str
-) -> str | None:
-    """Send what was missed since ``last``, then the live feed; the id to resume from once the
-    client is too slow (None: it left)."""
+    websocket: WebSocket,
+    hub: EventHub,
+    feed: Feed,
+    caller: Principal,
+    position: Position,
+    catch_up: bool,
+) -> Ended:
+    """Send what was missed since ``position`` (if ``catch_up``), then the live feed, keeping
+    ``position``, until the client is too slow, leaves, or Redis fails."""
     timeout = services(websocket).settings.ws_send_timeout_s
-    sent = (0, 0) if last == "$" else _position(last)
+    sent = _position(position.last)
     try:
-        if last != "$":
-            async for delivery in hub.since(last):
+        if catch_up:
+            async for delivery in hub.since(position.last):
                 if caller.owns(delivery.user_id):
                     await _send(websocket, delivery, timeout)
-                    last, sent = delivery.stream_id, delivery.position
+                    position.last, sent = delivery.stream_id, delivery.position
         while True:
             delivery = await feed.next()
             if delivery.position > sent:  # the catch-up may have sent it already
                 await _send(websocket, delivery, timeout)
-                last, sent = delivery.stream_id, delivery.position
+                position.last, sent = delivery.stream_id, delivery.position
     except (TimeoutError, TooFarBehind):
-        return last
+        return "slow"
+    except EventsUnavailable:
+        return "unavailable"
     except WebSocketDisconnect:
-        return None
+        return "left"
 
 
 async def _send(websocket: WebSocket, delivery: Delivery, timeout: float) -> None:

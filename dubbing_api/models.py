@@ -147,6 +147,11 @@ class ProjectOut(Body):
     premium: bool
     background: str | None = Field(description="What plays under the dub (null: the default).")
     background_url: str | None
+    original_track: bool | None = Field(
+        default=None,
+        description="Whether the dubbed video keeps the source audio as a second track "
+        "(null: the deployment's default, which keeps it).",
+    )
     created_at: datetime
     stages: dict[Stage, JobStatus] = Field(description="Each stage's latest job status.")
 
@@ -160,6 +165,13 @@ class ProjectList(Body):
     projects: list[ProjectOut]
 
 
+class WordOut(Body):
+    start: float
+    end: float
+    text: str
+    probability: float | None = Field(description="The recogniser's confidence in the word.")
+
+
 class SegmentOut(Body):
     id: int
     start: float
@@ -168,6 +180,19 @@ class SegmentOut(Body):
     confidence: float | None
     speaker: str
     source_text: str | None
+    words: list[WordOut] | None = Field(
+        default=None, description="Transcript: recognised words (while they spell the text)."
+    )
+    tempo: float | None = Field(
+        default=None, description="Translation, after TTS: the speed-up its clip was given."
+    )
+    at_cap: bool | None = Field(
+        default=None, description="Translation, after TTS: the clip needed the speed-up cap."
+    )
+    overflow_seconds: float | None = Field(
+        default=None,
+        description="Translation, after TTS: speech cut because it did not fit even at the cap.",
+    )
 
 
 class ReviewOut(Body):
@@ -232,6 +257,11 @@ class ApproveRequest(Request):
 
 class RejectRequest(Request):
     reason: StrictStr = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class Me(Body):
+    user_id: str
+    role: Literal["user", "admin", "worker"]
 
 
 class Health(Body):

@@ -1,13 +1,16 @@
-"""Everything Dagster loads: the five stage assets, one job per stage, the sensors that move a
-project along, the clean-up job and its schedule, and the deployment's resources."""
+"""Everything Dagster loads: the five stage assets (and ``job_events``, what their runs report),
+one job per stage, the sensors that move a project along, the event relay, the clean-up job and
+its schedule, and the deployment's resources."""
 
 from dagster import AssetKey, AssetSpec, Definitions, JobDefinition, MetadataValue, map_asset_specs
 
 from dubbing_pipeline.defs.assets import STAGE_ASSETS
+from dubbing_pipeline.defs.assets.common import JOB_EVENTS
 from dubbing_pipeline.defs.handoff import hand_off_hook
 from dubbing_pipeline.defs.ingestion import ingestion_sensor
 from dubbing_pipeline.defs.jobs import stage_jobs
 from dubbing_pipeline.defs.maintenance import clean_runs_job, clean_runs_schedule
+from dubbing_pipeline.defs.relay import event_relay_sensor
 from dubbing_pipeline.defs.resources import default_resources, engine_capabilities
 from dubbing_pipeline.defs.sensors import stage_sensors
 from dubbing_pipeline.domain.languages import CAPABILITIES as CAPABILITIES_KEY
@@ -33,9 +36,9 @@ def _with_capabilities(spec: AssetSpec) -> AssetSpec:
 
 
 defs = Definitions(
-    assets=map_asset_specs(_with_capabilities, STAGE_ASSETS),
+    assets=[*map_asset_specs(_with_capabilities, STAGE_ASSETS), JOB_EVENTS],
     jobs=[*STAGE_JOBS.values(), clean_runs_job],
     schedules=[clean_runs_schedule],
-    sensors=[*stage_sensors(STAGE_JOBS), ingestion_sensor],
+    sensors=[*stage_sensors(STAGE_JOBS), ingestion_sensor, event_relay_sensor],
     resources=RESOURCES,
 )

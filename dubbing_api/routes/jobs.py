@@ -14,7 +14,8 @@ from dubbing_api.models import Accepted, JobList, JobOut, ProgressUpdate
 from dubbing_api.routes.dead_letter import retry
 from dubbing_api.services import Caller, Svc, Worker, user_filter
 from dubbing_pipeline.domain.errors import Conflict, NotFound
-from dubbing_pipeline.infra.events import JobEvent
+from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.events import EVENTS_ASSET, JobEvent, describe
 from dubbing_pipeline.operations import jobs
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=responses())
@@ -81,5 +82,7 @@ def put_progress(job_id: JobId, body: ProgressUpdate, svc: Svc, _: Worker) -> Jo
     event = JobEvent.for_run(
         "job_progress", run.run_id, run.tags, status="active", progress=body.progress
     )
-    svc.events.publish(event.model_copy(update={"message": body.message}))
-    return _out(jobs.with_progress([run], svc.events)[0])
+    # Recorded in Dagster like a run's own progress; the relay takes it to the stream.
+    event = event.model_copy(update={"message": body.message})
+    svc.runs.observe(EVENTS_ASSET, run.tags[Tag.PROJECT], describe(event))
+    return _out(jobs.Job.of(run, body.progress))

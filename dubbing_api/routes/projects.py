@@ -50,8 +50,14 @@ MEDIA_TYPES = {
     "video": ("video/mp4", "video/x-matroska"),
     "srt": ("application/x-subrip",),
     "vtt": ("text/vtt",),
+    "source": ("application/octet-stream",),  # an upload of another container (.mov, .webm)
 }
-SUFFIX_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".srt": "application/x-subrip"}
+SUFFIX_TYPES = {
+    ".mp4": "video/mp4",
+    ".mkv": "video/x-matroska",
+    ".srt": "application/x-subrip",
+    ".vtt": "text/vtt",
+}
 
 
 def source_uri(svc: Services, caller: Principal, value: str, field: str) -> str:
@@ -149,6 +155,7 @@ def _out(svc: Services, project: Project) -> ProjectOut:
         premium=project.premium,
         background=project.background,
         background_url=svc.store.key_of(project.background_uri) if project.background_uri else None,
+        original_track=project.original_track,
         created_at=project.created_at,
         stages=statuses,
     )
@@ -328,7 +335,8 @@ def get_artifact(
     svc: Svc,
     caller: Caller,
 ) -> FileResponse:
-    """Download the dubbed video (lip-synced for premium projects) or the subtitles."""
+    """Download the dubbed video (lip-synced for premium projects), the subtitles, or the
+    source video (its original audio)."""
     project = svc.own_project(caller, project_id)
     deliverable = next((d for d in artifacts.DELIVERABLES if d == name), None)
     if deliverable is None:
@@ -341,6 +349,6 @@ def get_artifact(
     return FileResponse(
         local,
         filename=f"{project.id}-{Path(uri).name}",
-        media_type=SUFFIX_TYPES.get(Path(uri).suffix, "text/vtt"),
+        media_type=SUFFIX_TYPES.get(Path(uri).suffix.lower(), "application/octet-stream"),
         background=BackgroundTask(local.unlink) if temporary else None,
     )

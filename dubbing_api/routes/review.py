@@ -39,11 +39,22 @@ def _out(svc: Services, project_id: str, stage: Stage) -> ReviewOut:
     doc = reviews.load_segments(svc.store, project_id, stage)
     decision = reviews.current_decision(svc.store, project_id, stage)
     segments = decision.segments if decision and decision.segments else doc
+    fits = reviews.segment_fits(svc.store, project_id) if stage is Stage.MT else {}
+    out = []
+    for segment in segments.segments:
+        fit = fits.get(segment.id)
+        timing = (
+            {"tempo": fit.tempo, "at_cap": fit.at_cap, "overflow_seconds": fit.overflow_seconds}
+            if fit
+            else {}
+        )
+        fields = segment.model_dump(exclude={"words": {"__all__": {"speaker"}}})
+        out.append(SegmentOut(**fields, **timing))
     return ReviewOut(
         project_id=project_id,
         stage="transcript" if stage is Stage.STT else "translation",
         language=doc.language,
-        segments=[SegmentOut(**s.model_dump(exclude={"words"})) for s in segments.segments],
+        segments=out,
         decision=decision.decision if decision else "pending",
         reason=decision.reason if decision else None,
     )

@@ -7,10 +7,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from redis.exceptions import RedisError
 from starlette.responses import JSONResponse, Response
 
-from dubbing_api.models import Health
+from dubbing_api.errors import responses
+from dubbing_api.models import Health, Me
 from dubbing_api.routes.dead_letter import open_count
 from dubbing_api.routes.queue import stats_of
-from dubbing_api.services import Svc
+from dubbing_api.services import Caller, Svc
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.operations import queues
 from dubbing_pipeline.operations.runs import RunStoreError, RunStoreUnavailable
@@ -37,6 +38,12 @@ def healthz(svc: Svc) -> JSONResponse:
     ok = dagster == redis == "ok"
     body = Health(status="ok" if ok else "degraded", dagster=dagster, redis=redis)
     return JSONResponse(body.model_dump(by_alias=True), 200 if ok else 503)
+
+
+@router.get("/api/me", responses=responses(403))
+def me(caller: Caller) -> Me:
+    """Who the token belongs to: clients (the workbench) show operators' pages to admins."""
+    return Me(user_id=caller.user_id, role=caller.role)
 
 
 @router.get(

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dubbing_pipeline.cli import relay
 from dubbing_pipeline.cli.runner import materialize_stage, run_store, stage_failure
 from dubbing_pipeline.cli.sample import make_sample_video
 from dubbing_pipeline.defs.resources import default_resources
@@ -304,6 +305,7 @@ def _parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="make a ~20 s English sample video")
     sample.add_argument("out")
     sample.set_defaults(handler=_sample)
+    relay.add_command(sub)
     return parser
 
 

@@ -23,7 +23,9 @@ def materialize_stage(
     resources: dict[str, Any] | None = None,
     run_config: dict[str, Any] | None = None,
     raise_on_error: bool = False,
+    tags: dict[str, str] | None = None,
 ) -> ExecuteInProcessResult:
+    """``tags``: more run tags (a re-execution's lineage, say)."""
     return materialize(
         STAGE_ASSETS,
         selection=[stage.asset_name],
@@ -31,7 +33,7 @@ def materialize_stage(
         instance=instance,
         resources=resources or default_resources(),
         run_config=run_config,
-        tags=job_tags(project, stage),
+        tags=job_tags(project, stage) | (tags or {}),
         raise_on_error=raise_on_error,
     )
 

@@ -1,5 +1,6 @@
 """Sensors that move a project along: new project -> STT; approval -> next stage; automatic
-TTS -> MUXING -> LIP_SYNC; failures -> dead letter queue; dead letter retries. Each request has a
+TTS -> MUXING -> LIP_SYNC; failures -> dead letter queue; dead letter retries. (Job events are
+the relay's: ``defs.relay``.) Each request has a
 run key (``operations.progression``), so a stage starts exactly once per cause, whoever asks."""
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from dubbing_pipeline.domain import review
 from dubbing_pipeline.domain.projects import PARTITIONS
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import JOB_TAGS, Tag
-from dubbing_pipeline.infra.events import EventPublisher, EventType, JobEvent
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import dead_letter
 from dubbing_pipeline.operations.progression import (
@@ -131,26 +131,17 @@ def _new_observations(
 
 
 def stage_success_sensor(
-    context: RunStatusSensorContext, store: ArtifactStore, events: EventPublisher
+    context: RunStatusSensorContext, store: ArtifactStore
 ) -> RunRequest | None:
-    """A stage run succeeded: announce it (once Dagster records the success, so a client that
-    reacts sees the job completed), then start TTS -> MUXING -> LIP_SYNC (premium) on its own.
+    """A stage run succeeded: start TTS -> MUXING -> LIP_SYNC (premium) if its hook did not.
+    (Its events, job_completed and what follows, are the relay's: ``operations.relay``.)
 
     Returns None unless a run must still be requested: a run status sensor moves on to the next
-    run in the same tick only when its function returns nothing (otherwise one run per tick, and
-    a burst of finished runs would announce at one every ~5 s)."""
+    run in the same tick only when its function returns nothing (otherwise one run per tick)."""
     run = context.dagster_run
     if Tag.STAGE not in run.tags or Tag.PROJECT not in run.tags:
         return None
     stage, project_id = Stage(run.tags[Tag.STAGE]), run.tags[Tag.PROJECT]
-    announce: list[tuple[EventType, str]] = [("job_completed", "completed")]
-    if stage.needs_review:
-        announce.append(("stage_ready_for_review", "awaiting_review"))
-    premium = run.tags.get(Tag.TIER) == "premium"
-    if stage is (Stage.LIP_SYNC if premium else Stage.MUXING):
-        announce.append(("project_completed", "completed"))
-    for type_, status in announce:
-        events.publish(JobEvent.for_run(type_, run.run_id, run.tags, status=status, progress=100))
     if stage not in AFTER_SUCCESS:
         return None
     cause = successor_cause(run.run_id)
@@ -161,8 +152,9 @@ def stage_success_sensor(
     return request_of(launch)
 
 
-def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher) -> None:
-    """A stage run that failed for good becomes an open dead letter entry (run tags)."""
+def dead_letter_sensor(context: RunFailureSensorContext) -> None:
+    """A stage run that failed for good becomes an open dead letter entry (run tags); its
+    job_failed event is the relay's, from the run's failure."""
     run = context.dagster_run
     if Tag.STAGE not in run.tags or dead_letter.STATE in run.tags:
         return
@@ -170,12 +162,7 @@ def dead_letter_sensor(context: RunFailureSensorContext, events: EventPublisher)
     if classified is None:
         context.log.info(f"run {run.run_id} crashed and will be retried by run retries")
         return
-    tags, reported_by_stage = classified
-    context.instance.add_run_tags(run.run_id, tags)
-    if not reported_by_stage:  # a crash: the run could not say so itself
-        error, message = tags[dead_letter.ERROR_TYPE], tags[dead_letter.ERROR_MESSAGE]
-        failed = JobEvent.for_run("job_failed", run.run_id, run.tags, status="failed")
-        events.publish(failed.model_copy(update={"error": error, "message": message}))
+    context.instance.add_run_tags(run.run_id, classified[0])
 
 
 def dead_letter_retry_sensor(context: SensorEvaluationContext) -> Iterator:

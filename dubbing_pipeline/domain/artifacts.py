@@ -20,20 +20,24 @@ SEGMENTS = "segments.json"  # what a stage produced (STT, MT)
 ENGINE_SEGMENTS = "engine_segments.json"  # STT: the engine's own segments, for audit
 REVIEW = "review.json"  # the decision on it, with the approved segments
 DUB_TRACK = "dub_track.wav"
+TIMING = "timing.json"  # TTS: how each segment's clip was fitted (speed-up, overflow)
 DUBBED = "dubbed"  # the muxed video, + .mp4 or .mkv
 LIPSYNCED = "lipsynced"  # the lip-synced video, same suffix as the muxed one
 VIDEO_SUFFIXES = (".mp4", ".mkv")
 
 Role = Literal["target", "source"]
-Deliverable = Literal["video", "subtitles.srt", "subtitles.vtt", "source.srt", "source.vtt"]
+Deliverable = Literal[
+    "video", "subtitles.srt", "subtitles.vtt", "source.srt", "source.vtt", "source"
+]
 """What a user downloads: the dubbed video (lip-synced for premium), the dub's subtitles and the
-source's."""
+source's, and the source video itself (what a reviewer watches; its original audio)."""
 DELIVERABLES: tuple[Deliverable, ...] = (
     "video",
     "subtitles.srt",
     "subtitles.vtt",
     "source.srt",
     "source.vtt",
+    "source",
 )
 SubtitleFormat = Literal["srt", "vtt"]
 

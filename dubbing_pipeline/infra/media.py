@@ -50,7 +50,9 @@ def probe(path: Path) -> MediaInfo:
         raw = ffmpeg.probe(str(path))
     except ffmpeg.Error as exc:
         detail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["unreadable"]
-        raise validation_error(f"{path.name}: not a media file ({detail[0]})") from exc
+        # ffprobe names the file by its full path: keep the host's folders out of the message
+        reason = detail[0].replace(str(path), path.name)
+        raise validation_error(f"{path.name}: not a media file ({reason})") from exc
     streams = raw.get("streams", [])
     video = next(
         (

@@ -14,8 +14,9 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRun
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, RunsFilter
 from pydantic import BaseModel
 
 from dubbing_pipeline.domain.errors import Conflict, JobErrorType, NotFound
@@ -48,16 +49,15 @@ def classify_failed_run(
     instance: DagsterInstance, run: DagsterRun
 ) -> tuple[dict[str, str], bool] | None:
     """The tags that make a failed stage run a dead letter entry, and whether the stage itself
-    reported the failure (False: the run crashed); None if Dagster's run retries will retry it."""
+    reported the failure (False: the run crashed); None if Dagster's run retries will retry it.
+    Attempts count every try of every run in the lineage (crashed runs Dagster retried, earlier
+    dead letter retries), not only this run's."""
     if run.tags.get(WILL_RETRY) == "true":
         return None
-    failures = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
-    event = failures[-1].dagster_event if failures else None
-    data = event.step_failure_data if event else None
+    data = _step_failure(instance, run.run_id)
     meta = data.user_failure_data.metadata if data and data.user_failure_data else {}
     if "error_type" in meta:
         error_type, message = str(meta["error_type"].value), str(meta["error_message"].value)
-        attempts = str(meta["attempts"].value)
         reported = True
     else:  # the run process died or failed outside the stage body
         error_type = JobErrorType.TRANSIENT.value
@@ -66,15 +66,48 @@ def classify_failed_run(
             if data and data.error
             else _run_failure_message(instance, run)
         )
-        restarts = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_RESTARTED)
-        attempts, reported = str(1 + len(restarts)), False
+        reported = False
+    attempts = run_attempts(instance, run.run_id) + sum(
+        run_attempts(instance, earlier.run_id) for earlier in _earlier_in_lineage(instance, run)
+    )
     tags = {
         STATE: "open",
         ERROR_TYPE: error_type,
         ERROR_MESSAGE: message[:1000],
-        ATTEMPTS: attempts,
+        ATTEMPTS: str(attempts),
     }
     return tags, reported
+
+
+def run_attempts(instance: DagsterInstance, run_id: str) -> int:
+    """Tries of the stage in one run: what the stage reported, else one plus step restarts."""
+    data = _step_failure(instance, run_id)
+    meta = data.user_failure_data.metadata if data and data.user_failure_data else {}
+    if "attempts" in meta:
+        return int(str(meta["attempts"].value))
+    return 1 + len(instance.all_logs(run_id, of_type=DagsterEventType.STEP_RESTARTED))
+
+
+def _earlier_in_lineage(instance: DagsterInstance, run: DagsterRun) -> list[DagsterRun]:
+    """The runs this one re-executes, directly or not (same root run), created before it."""
+    root = run.tags.get(Tag.ROOT_RUN_ID) or run.root_run_id or run.run_id
+    if root == run.run_id:
+        return []
+    family = {r.run_id for r in instance.get_runs(RunsFilter(tags={Tag.ROOT_RUN_ID: root}))}
+    mine = instance.get_run_record_by_id(run.run_id)
+    created = mine.create_timestamp.timestamp() if mine else float("inf")
+    records = instance.get_run_records(RunsFilter(run_ids=[root, *family]))
+    return [
+        r.dagster_run
+        for r in records
+        if r.dagster_run.run_id != run.run_id and r.create_timestamp.timestamp() < created
+    ]
+
+
+def _step_failure(instance: DagsterInstance, run_id: str) -> Any:
+    failures = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+    event = failures[-1].dagster_event if failures else None
+    return event.step_failure_data if event else None
 
 
 def entries(

@@ -105,6 +105,8 @@ def _remove(store: ArtifactStore, runs: RunStore, project_id: str) -> None:
 
 def deliverable_uri(store: ArtifactStore, project: Project, name: Deliverable) -> str | None:
     """Where a project's deliverable is, once produced (None before)."""
+    if name == "source":  # the caller's own video: what a reviewer watches, the original audio
+        return project.video_uri if store.is_file(project.video_uri) else None
     if name != "video":
         dub = name.startswith("subtitles")
         kind: artifacts.Role = "target" if dub else "source"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from dubbing_pipeline.domain import artifacts
@@ -11,6 +12,7 @@ from dubbing_pipeline.domain.review import ReviewDecision, check_reviewable, wit
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
+from dubbing_pipeline.domain.timing import SegmentFit, TrackFits
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 
@@ -40,11 +42,13 @@ def approve(
 ) -> ReviewDecision:
     """Approve the stage's current segments, with text edits by segment id and (transcript)
     speaker edits. Approving what is already approved (the same output, the same edits) returns
-    that decision unchanged."""
+    that decision unchanged; twins that race (both read before either wrote) get the same id, so
+    the next stage's run key is the same and it starts once."""
     check_reviewable(stage)
     doc = load_segments(store, project_id, stage)
     edits = dict(edits or {})
     approved = with_edits(doc, stage, edits, speakers)
+    stored = stored_decision(store, project_id, stage)
     current = current_decision(store, project_id, stage)
     if (
         current is not None
@@ -53,7 +57,11 @@ def approve(
         and current.segments.sha256 == approved.sha256
     ):
         return current
+    # The id names what is approved and what it replaces: the same approval of the same state
+    # is the same decision, while approving again after a rejection is a new one.
+    basis = [project_id, stage.value, doc.sha256, approved.sha256, stored.id if stored else ""]
     decision = ReviewDecision(
+        id=hashlib.sha256("\n".join(basis).encode()).hexdigest()[:32],
         project_id=project_id,
         stage=stage,
         decision="approved",
@@ -135,3 +143,13 @@ def approved_segments(store: ArtifactStore, project_id: str, stage: Stage) -> Se
             f"{stage.asset_name} of project {project_id!r} was rejected: {decision.reason}"
         )
     return decision.segments
+
+
+def segment_fits(store: ArtifactStore, project_id: str) -> dict[int, SegmentFit]:
+    """How TTS fitted each translated segment (empty before TTS has run): which needed the
+    speed-up cap, which were cut."""
+    uri = store.uri(artifacts.stage_file(project_id, Stage.TTS, artifacts.TIMING))
+    if not store.exists(uri):
+        return {}
+    fits = TrackFits.model_validate_json(store.read_text(uri))
+    return {fit.segment_id: fit for fit in fits.segments}

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from dubbing_pipeline.infra import media
@@ -411,3 +412,13 @@ def test_a_caller_names_only_files_of_their_own(stack: Stack, sample_video: Path
         bob.post("/api/projects", json={"videoUrl": "nope", "targetLanguage": "es"}).text,
     ]
     assert not [t for t in texts if str(stack.root) in t]
+
+
+def test_ws_without_a_good_token_is_a_401_at_the_handshake(stack: Stack) -> None:
+    """As every other route answers (uvicorn sends the denial response Starlette hands it)."""
+    base = f"ws://127.0.0.1:{stack.api_ports[0]}/ws"
+    for url in (base, f"{base}?token=not-a-token"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url)
+        assert refused.value.response.status_code == 401, url
+        assert json.loads(refused.value.response.body)["error"]["code"] == "unauthorized"

@@ -15,7 +15,7 @@ import pytest
 from dagster import DagsterRunStatus
 from faster_whisper import WhisperModel
 
-from dubbing_pipeline.domain.errors import JobProcessingError
+from dubbing_pipeline.domain.errors import Conflict
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.models import whisper_model_path
@@ -23,6 +23,12 @@ from dubbing_pipeline.operations import reviews
 from tests.support.daemon import REDIS_URL, Daemon, running_daemon, wait_until
 
 pytestmark = pytest.mark.integration
+
+
+def _project(user: str, video: str, premium: bool) -> Project:
+    return Project(
+        user_id=user, video_uri=video, source_language="en", target_language="es", premium=premium
+    )
 
 
 @pytest.fixture
@@ -39,15 +45,7 @@ def test_project_moves_through_review_gates_and_progression(
     daemon: Daemon, sample_video: Path
 ) -> None:
     manager, store = daemon.manager, daemon.store
-    project = manager.start_stt_stage(
-        Project(
-            user_id="alice",
-            video_uri=str(sample_video),
-            source_language="en",
-            target_language="es",
-            premium=True,
-        )
-    )
+    project = manager.start_stt_stage(_project("alice", str(sample_video), premium=True))
     daemon.wait_for_run(project.id, Stage.STT)
     time.sleep(6)  # a few sensor ticks: nothing may start before the review
     assert daemon.stage_runs(project.id, Stage.MT) == []
@@ -81,7 +79,12 @@ def test_project_moves_through_review_gates_and_progression(
     segments, _ = whisper.transcribe(dub, language="es")
     assert "luego" in " ".join(s.text for s in segments).lower()  # the edit is what was spoken
 
-    events = [e for e in daemon.events.read() if e.projectId == project.id]
+    def relayed() -> list:  # the relay (the daemon's sensor) copies them from the event log
+        events = [e for e in daemon.events.read() if e.projectId == project.id]
+        return events if events and events[-1].type == "project_completed" else []
+
+    events = wait_until(relayed, 30, "the events relayed")
+    assert len({e.sourceId for e in events}) == len(events)  # each once
     flow = [(e.stage, e.type) for e in events if e.type != "job_progress"]
     for stage in Stage:  # each job's own events, in order, once each
         expected = ["job_created", "job_started", "job_completed"]
@@ -112,15 +115,7 @@ def test_a_validation_error_is_dead_lettered_and_retried_once(
 ) -> None:
     video = tmp_path / "late.mp4"  # not there yet: a VALIDATION error
     manager = daemon.manager
-    project = manager.start_stt_stage(
-        Project(
-            user_id="bob",
-            video_uri=str(video),
-            source_language="en",
-            target_language="es",
-            premium=False,
-        )
-    )
+    project = manager.start_stt_stage(_project("bob", str(video), premium=False))
     failed = daemon.wait_for_run(project.id, Stage.STT, status=DagsterRunStatus.FAILURE)
     (entry,) = wait_until(manager.dead_letter_entries, 60, "the dead letter entry")
     assert (entry.job_id, entry.error_type, entry.attempts, entry.user_id) == (
@@ -131,12 +126,16 @@ def test_a_validation_error_is_dead_lettered_and_retried_once(
     )
     assert manager.dead_letter_stats().by_stage == {"STT": 1}
     assert manager.dead_letter_entries(user_id="alice") == []
-    failures = [e for e in daemon.events.read() if e.type == "job_failed"]
-    assert [(f.jobId, f.error) for f in failures] == [(failed.run_id, "VALIDATION")]
+    failures = wait_until(
+        lambda: [e for e in daemon.events.read() if e.type == "job_failed"], 30, "job_failed"
+    )
+    assert [(f.jobId, f.error, f.status) for f in failures] == [
+        (failed.run_id, "VALIDATION", "failed")
+    ]
 
     shutil.copy(sample_video, video)  # the cause, fixed
     manager.retry_dead_letter(entry.job_id, user_id="bob")
-    with pytest.raises(JobProcessingError, match="already retried"):
+    with pytest.raises(Conflict, match="already retried"):
         manager.retry_dead_letter(entry.job_id, user_id="bob")
     retry = wait_until(
         lambda: [r for r in daemon.stage_runs(project.id, Stage.STT) if r.run_id != failed.run_id],
@@ -160,15 +159,7 @@ def test_a_paused_stage_starts_nothing_until_resumed(daemon: Daemon, sample_vide
     manager = daemon.manager
     manager.pause(Stage.STT)
     projects = [
-        manager.start_stt_stage(
-            Project(
-                user_id="carol",
-                video_uri=str(sample_video),
-                source_language="en",
-                target_language="es",
-                premium=False,
-            )
-        )
+        manager.start_stt_stage(_project("carol", str(sample_video), premium=False))
         for _ in range(2)
     ]
     wait_until(
@@ -190,15 +181,7 @@ def test_a_killed_run_worker_is_failed_retried_and_the_project_completes(
     daemon: Daemon, sample_video: Path
 ) -> None:
     manager = daemon.manager
-    project = manager.start_stt_stage(
-        Project(
-            user_id="dave",
-            video_uri=str(sample_video),
-            source_language="en",
-            target_language="es",
-            premium=False,
-        )
-    )
+    project = manager.start_stt_stage(_project("dave", str(sample_video), premium=False))
     first = wait_until(lambda: daemon.stage_runs(project.id, Stage.STT), 60, "the STT run")[0]
 
     def worker_pid() -> int | None:
@@ -219,6 +202,14 @@ def test_a_killed_run_worker_is_failed_retried_and_the_project_completes(
     assert daemon.instance.get_run_by_id(retry.run_id).status == DagsterRunStatus.SUCCESS
     assert not [r for r in daemon.instance.get_runs() if r.status == DagsterRunStatus.STARTED]
     assert manager.dead_letter_entries() == []  # retried by Dagster, so not a dead letter
+    ended = wait_until(
+        lambda: [
+            e for e in daemon.events.read() if e.jobId == first.run_id and e.type == "job_failed"
+        ],
+        30,
+        "the killed job's terminal event",
+    )
+    assert [e.status for e in ended] == ["retrying"]  # the killed job ends; its retry goes on
 
     manager.approve(project.id, Stage.STT, reviewer="dave")
     daemon.wait_for_run(project.id, Stage.MT)

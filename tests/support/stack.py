@@ -1,5 +1,6 @@
 """The whole system on loopback for integration tests: dagster-daemon, dagster-webserver (GraphQL),
-and the API under uvicorn, on a temp DAGSTER_HOME and a private Redis database."""
+the event relay and the API under uvicorn, on a temp DAGSTER_HOME and a private Redis database.
+Each can be stopped and started again (the fault suite does)."""
 
 from __future__ import annotations
 
@@ -54,11 +55,14 @@ def process(args: list[str], log: Path, env: dict[str, str]) -> Iterator[subproc
         try:
             yield child
         finally:
-            os.killpg(child.pid, signal.SIGTERM)
             try:
+                os.killpg(child.pid, signal.SIGCONT)  # a stalled one (the fault suite) too
+                os.killpg(child.pid, signal.SIGTERM)
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # killed already (the fault suite does)
 
 
 def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -91,6 +95,10 @@ class Stack:
     api_ports: list[int] = field(default_factory=list)
     _exits: ExitStack = field(default_factory=ExitStack)
     _webserver: ExitStack = field(default_factory=ExitStack)
+    _daemon: ExitStack = field(default_factory=ExitStack)
+    webserver: subprocess.Popen | None = None
+    daemon: subprocess.Popen | None = None
+    _apis: dict[int, ExitStack] = field(default_factory=dict)
 
     @property
     def api(self) -> str:
@@ -112,8 +120,8 @@ class Stack:
             str(self.graphql_port),
         ]
         log = self.root / f"webserver-{time.monotonic_ns()}.log"
-        self._webserver.enter_context(process(args, log, self.env))
-        wait_http(f"http://127.0.0.1:{self.graphql_port}/server_info")
+        self.webserver = self._webserver.enter_context(process(args, log, self.env))
+        wait_http(f"http://127.0.0.1:{self.graphql_port}/server_info", timeout=240)
         wait_until(self._code_loaded, 180, "the webserver to load the code location")
 
     def _code_loaded(self) -> bool:
@@ -132,8 +140,28 @@ class Stack:
     def stop_webserver(self) -> None:
         self._webserver.close()
 
-    def start_api(self) -> int:
-        port = free_port()
+    def start_daemon(self) -> subprocess.Popen:
+        """dagster-daemon (sensors, the run queue, run monitoring and retries, the relay)."""
+        args = [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]
+        log = self.root / f"daemon-{time.monotonic_ns()}.log"
+        self.daemon = self._daemon.enter_context(process(args, log, self.env))
+        return self.daemon
+
+    def stop_daemon(self) -> None:
+        self._daemon.close()
+
+    def start_relay(self) -> subprocess.Popen:
+        """``dubbing relay``, as ``scripts/serve`` runs it beside the daemon's relay sensor."""
+        args = [str(BIN / "dubbing"), "relay"]
+        log = self.root / f"relay-{time.monotonic_ns()}.log"
+        return self._exits.enter_context(process(args, log, self.env))
+
+    def stop_api(self, port: int) -> None:
+        self._apis.pop(port).close()
+        self.api_ports.remove(port)
+
+    def start_api(self, port: int | None = None) -> int:
+        port = port or free_port()
         args = [
             str(BIN / "uvicorn"),
             "--factory",
@@ -145,7 +173,11 @@ class Stack:
             "--log-level",
             "warning",
         ]
-        self._exits.enter_context(process(args, self.root / f"api-{port}.log", self.env))
+        exits = self._apis[port] = ExitStack()
+        exits.enter_context(
+            process(args, self.root / f"api-{port}-{time.monotonic_ns()}.log", self.env)
+        )
+        self._exits.callback(exits.close)
         wait_http(f"http://127.0.0.1:{port}/openapi.json")
         self.api_ports.append(port)
         return port
@@ -184,14 +216,9 @@ def running_stack(
     )
     stack = Stack(root, env, port)
     stack._exits.callback(stop_server, home)  # the warm run server outlives the daemon
-    with stack._exits, stack._webserver:
-        stack._exits.enter_context(
-            process(
-                [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
-                root / "daemon.log",
-                env,
-            )
-        )
+    with stack._exits, stack._webserver, stack._daemon:
+        stack.start_daemon()
+        stack.start_relay()
         stack.start_webserver()
         stack.start_api()
         yield stack

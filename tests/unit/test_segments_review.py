@@ -270,3 +270,21 @@ def test_cue_text_with_blank_lines_and_arrows_is_valid_in_both_formats() -> None
     (cue,) = list(srt.parse(to_srt(doc)))
     assert cue.content == "para one\npara → two"
     assert "para one\npara → two" in vtt and vtt.count("-->") == 1
+
+
+def test_racing_twin_approvals_are_one_decision_and_a_later_one_is_new(
+    store: ArtifactStore,
+) -> None:
+    """Two identical approvals that both read the store before either wrote (three clicks at
+    once) make the same decision id, so the next stage's run key is shared and it starts once;
+    approving again after a rejection is a new decision."""
+    write_segments(store, make_doc())
+    first = reviews.approve(store, PROJECT, Stage.STT, reviewer="ana", edits={2: "Edited."})
+    reviews.restore(store, PROJECT, Stage.STT, None)  # the twin read before the first wrote
+    twin = reviews.approve(store, PROJECT, Stage.STT, reviewer="bo", edits={2: "Edited."})
+    assert twin.id == first.id
+    other = reviews.approve(store, PROJECT, Stage.STT, reviewer="ana", edits={2: "Other."})
+    assert other.id != first.id
+    reviews.reject(store, PROJECT, Stage.STT, reviewer="ana", reason="wrong speaker")
+    again = reviews.approve(store, PROJECT, Stage.STT, reviewer="ana", edits={2: "Edited."})
+    assert again.id not in (first.id, other.id)

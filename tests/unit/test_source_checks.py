@@ -40,3 +40,14 @@ def test_a_picture_shorter_than_its_sound_is_refused(sample_video: Path, tmp_pat
     )  # fmt: skip
     with pytest.raises(JobProcessingError, match=r"video stream \(4.0 s\) is shorter than its"):
         media.validate_source_video(short)
+
+
+def test_an_unreadable_file_is_named_without_the_hosts_folders(tmp_path: Path) -> None:
+    """The message reaches job and dead letter bodies: it names the file, never where it lies."""
+    garbage = tmp_path / "uploads" / "alice" / "notes.mp4"
+    garbage.parent.mkdir(parents=True)
+    garbage.write_text("meeting notes, not a video\n" * 20)
+    with pytest.raises(JobProcessingError) as caught:
+        media.probe(garbage)
+    assert "notes.mp4: not a media file" in caught.value.message
+    assert str(tmp_path) not in caught.value.message

@@ -1,5 +1,9 @@
 """What every stage asset shares: its partitioning, retry policy, error classes, artifact paths,
-progress reporting and the figures in its materialisation metadata."""
+progress reporting and the figures in its materialisation metadata.
+
+A run records its events (started, progress) in Dagster's event log, as
+observations of the ``job_events`` asset; the relay (``operations.relay``) takes them to Redis.
+A run never waits on Redis."""
 
 import time
 from collections.abc import Iterator
@@ -7,22 +11,36 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetRecordsFilter, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
+    AssetRecordsFilter,
+    AssetSpec,
+    MetadataValue,
+)
 from dagster import asset as dagster_asset
 
 from dubbing_pipeline.defs.partitions import projects_partitions
 from dubbing_pipeline.defs.retries import classified_errors, schedule_for
 from dubbing_pipeline.domain import artifacts
-from dubbing_pipeline.domain.errors import JobProcessingError, validation_error
+from dubbing_pipeline.domain.errors import validation_error
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.segments import SegmentDoc, to_srt, to_vtt
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag, job_tags
-from dubbing_pipeline.infra.events import EventPublisher, EventType, JobEvent
+from dubbing_pipeline.infra.events import EVENTS_ASSET, EventType, JobEvent, describe
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations.projects import load_project
 
 PROGRESS_STEP = 0.1  # engines report every 10 %
+JOB_EVENTS = AssetSpec(
+    EVENTS_ASSET,
+    partitions_def=projects_partitions,
+    group_name="dubbing",
+    description="What the stage runs of each project report as they work (job_started, "
+    "job_progress): observations the event relay takes to the Redis stream.",
+)
 
 
 def stage_asset(stage: Stage, *, description: str, kinds: set[str], **kwargs: Any):
@@ -48,22 +66,20 @@ class StageRun:
     context: AssetExecutionContext
     stage: Stage
     store: ArtifactStore
-    events: EventPublisher
     project: Project
     engine_seconds: float = 0.0
     engine_started_at: float | None = None  # wall clock of the first engine call
     _reported: float = field(default=-1.0, repr=False)
 
     def emit(self, type_: EventType, **fields: Any) -> None:
-        tags = job_tags(self.project, self.stage)
-        self.events.publish(JobEvent.for_run(type_, self.context.run_id, tags, **fields))
-
-    def dead_lettered(self, error: JobProcessingError, attempts: int) -> None:
-        self.emit(
-            "job_failed",
-            status="failed",
-            error=error.error_type.value,
-            message=f"{error.message} (after {attempts} attempt(s))",
+        """Record an event in the run's event log (a database write; Redis is the relay's)."""
+        event = JobEvent.for_run(
+            type_, self.context.run_id, job_tags(self.project, self.stage), **fields
+        )
+        self.context.log_event(
+            AssetObservation(
+                asset_key=EVENTS_ASSET, partition=self.project.id, description=describe(event)
+            )
         )
 
     def uri(self, name: str) -> str:
@@ -130,19 +146,12 @@ def uri_value(uri: str) -> MetadataValue:
 
 @contextmanager
 def stage_run(
-    context: AssetExecutionContext, stage: Stage, store: ArtifactStore, events: EventPublisher
+    context: AssetExecutionContext, stage: Stage, store: ArtifactStore
 ) -> Iterator[StageRun]:
-    """Load the partition's project, classify any error the stage raises, and tell the event
-    stream when the stage starts, progresses, completes or is dead-lettered."""
-    runs: list[StageRun] = []
-
-    def dead_lettered(error: JobProcessingError, attempts: int) -> None:
-        for run in runs:  # empty when the project itself could not be loaded
-            run.dead_lettered(error, attempts)
-
-    with classified_errors(context, stage, on_final_failure=dead_lettered):
-        run = StageRun(context, stage, store, events, load_project(store, context.partition_key))
-        runs.append(run)
+    """Load the partition's project, classify any error the stage raises, and record when the
+    stage starts and progresses (its end is the run's own success or failure: the relay's)."""
+    with classified_errors(context, stage):
+        run = StageRun(context, stage, store, load_project(store, context.partition_key))
         # Runs started outside our launchers (a backfill, the UI's Materialize button) get the
         # job tags here, so queues, the dead letter queue, events and the API see them too.
         wanted = job_tags(run.project, stage)
@@ -151,4 +160,4 @@ def stage_run(
             context.instance.add_run_tags(context.run_id, missing)
         run.emit("job_started", status="active", message=f"attempt {context.retry_number + 1}")
         yield run
-    run.progress(1.0)  # engines need not end exactly on 100 %; completion comes from a sensor
+    run.progress(1.0)  # engines need not end exactly on 100 %; completion is the run's success

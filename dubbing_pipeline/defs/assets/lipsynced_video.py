@@ -13,7 +13,6 @@ from dubbing_pipeline.defs.assets.common import stage_asset, stage_run
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.lipsync import PipesLipSync
-from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 
@@ -27,10 +26,9 @@ from dubbing_pipeline.infra.storage import ArtifactStore
 def lipsynced_video(
     context: AssetExecutionContext,
     store: ArtifactStore,
-    events: EventPublisher,
     lipsync: PipesLipSync,
 ) -> Iterator[MaterializeResult]:
-    with stage_run(context, Stage.LIP_SYNC, store, events) as run:
+    with stage_run(context, Stage.LIP_SYNC, store) as run:
         if not run.project.premium:
             context.log.info(f"project {run.project.id} is {run.project.tier}: no lip-sync")
             return

@@ -18,7 +18,6 @@ from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.base import AudioTrack, Muxer, Separator, SubtitleTrack
 from dubbing_pipeline.infra import media, mix
-from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import reviews
 
@@ -53,12 +52,11 @@ def muxed_video(
     context: AssetExecutionContext,
     config: MuxConfig,
     store: ArtifactStore,
-    events: EventPublisher,
     muxer: ResourceParam[Muxer],
     mixer: BackgroundMixer,
     separator: ResourceParam[Separator],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.MUXING, store, events) as run:
+    with stage_run(context, Stage.MUXING, store) as run:
         project = run.project
         source_doc = reviews.approved_segments(store, project.id, Stage.STT)
         target_doc = reviews.approved_segments(store, project.id, Stage.MT)

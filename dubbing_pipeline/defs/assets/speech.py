@@ -24,7 +24,6 @@ from dubbing_pipeline.domain.timing import plan_track
 from dubbing_pipeline.domain.voices import VoiceChoice, VoiceReference
 from dubbing_pipeline.engines.base import FixedVoices, SpeechSynthesizer
 from dubbing_pipeline.infra import media, pitch, voice_clips
-from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.infra.track import render_track
 from dubbing_pipeline.operations import reviews
@@ -44,10 +43,9 @@ def speech(
     context: AssetExecutionContext,
     config: SpeechConfig,
     store: ArtifactStore,
-    events: EventPublisher,
     tts: ResourceParam[SpeechSynthesizer],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.TTS, store, events) as run:
+    with stage_run(context, Stage.TTS, store) as run:
         doc = reviews.approved_segments(store, run.project.id, Stage.MT)
         tts.check_language(doc.language)
         spoken = [s for s in doc.segments if s.text.strip()]
@@ -77,6 +75,7 @@ def speech(
             )
             with store.writing(run.uri(artifacts.DUB_TRACK)) as out, run.engine():
                 render_track(plan, clips, out, lambda f: run.progress(0.7 + 0.3 * f))
+            store.write_text(run.uri(artifacts.TIMING), plan.fits().model_dump_json())
         for placement in plan.overflowing:
             context.log.warning(
                 f"segment {placement.segment_id} does not fit its slot even at "
@@ -84,7 +83,7 @@ def speech(
             )
         return MaterializeResult(
             metadata=run.metadata(
-                {"dub_track": run.uri(artifacts.DUB_TRACK)},
+                {"dub_track": run.uri(artifacts.DUB_TRACK), "timing": run.uri(artifacts.TIMING)},
                 duration_s=round(plan.total_samples / plan.sample_rate, 3),
                 segments=len(spoken),
                 clips_synthesized=synthesized,

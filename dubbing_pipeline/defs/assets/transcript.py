@@ -14,7 +14,6 @@ from dubbing_pipeline.domain.sentences import SentenceRules, sentence_segments
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.engines.base import Diarizer, SpeechToText, Transcription, Translator
 from dubbing_pipeline.infra import media
-from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 
@@ -34,12 +33,11 @@ def transcript(
     context: AssetExecutionContext,
     config: TranscriptConfig,
     store: ArtifactStore,
-    events: EventPublisher,
     stt: ResourceParam[SpeechToText],
     mt: ResourceParam[Translator],
     diarizer: ResourceParam[Diarizer],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.STT, store, events) as run:
+    with stage_run(context, Stage.STT, store) as run:
         project = run.project
         target = languages.base(project.target_language)
         if project.source_language != languages.AUTO:  # refused here, not after a review

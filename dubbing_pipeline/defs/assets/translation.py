@@ -10,7 +10,6 @@ from dubbing_pipeline.domain import languages
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.translations import clean_translation
 from dubbing_pipeline.engines.base import Translator
-from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
 from dubbing_pipeline.operations import reviews
 
@@ -24,10 +23,9 @@ from dubbing_pipeline.operations import reviews
 def translation(
     context: AssetExecutionContext,
     store: ArtifactStore,
-    events: EventPublisher,
     mt: ResourceParam[Translator],
 ) -> MaterializeResult:
-    with stage_run(context, Stage.MT, store, events) as run:
+    with stage_run(context, Stage.MT, store) as run:
         source = reviews.approved_segments(store, run.project.id, Stage.STT)
         target = languages.base(run.project.target_language)
         mt.check_pair(source.language, target)

@@ -261,6 +261,34 @@ def test_object_storage_urls_are_read_before_a_project_depends_on_them(tmp_path:
     api.close()
 
 
+def test_ws_refuses_a_missing_or_bad_token_with_a_401(api: Api) -> None:
+    """As the README says: the handshake is answered with an HTTP 401, not a bare close."""
+    from starlette.testclient import WebSocketDenialResponse
+
+    for client in (api.client(None), api.client("nobody")):
+        with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/ws"):
+            pass
+        assert refused.value.status_code == 401
+        assert refused.value.json()["error"]["code"] == "unauthorized"
+
+
+def test_ws_with_redis_away_closes_with_1011_and_where_to_resume(tmp_path: Path) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    from tests.support.stack import free_port
+
+    api = _api(tmp_path, FakeDagster(), redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    client = api.client("alice")
+    with (
+        client.websocket_connect("/ws?lastEventId=1700000000000-0") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_text()
+    assert closed.value.code == 1011
+    assert "lastEventId=1700000000000-0" in closed.value.reason
+    api.close()
+
+
 def test_a_websocket_client_that_leaves_ends_its_connection_cleanly(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
+from dubbing_pipeline.infra.events import EVENTS_ASSET, parse_description
 from tests.unit.api.conftest import Api, Seen
 
 VIDEO = b"\0" * 64
@@ -73,9 +74,18 @@ def test_job_routes(api: Api) -> None:
     fresh = api.project()
     assert alice.get(f"/api/jobs/project/{fresh.id}/current").status_code == 404  # no job yet
 
-    put = worker.put(f"/api/jobs/{running}/progress", json={"progress": 40})
+    put = worker.put(f"/api/jobs/{running}/progress", json={"progress": 40, "message": "half"})
     assert put.status_code == 200 and put.json()["progress"] == 40
-    assert alice.get(f"/api/jobs/{running}").json()["progress"] == 40
+    # recorded in Dagster as a job_events observation, which the relay takes to Redis
+    ((partition, text),) = [(p, t) for a, p, t in api.fake.observations if a == EVENTS_ASSET]
+    recorded = parse_description(text)
+    assert recorded is not None and partition == project.id
+    assert (recorded.type, recorded.jobId, recorded.progress, recorded.message) == (
+        "job_progress",
+        running,
+        40,
+        "half",
+    )
     assert worker.put(f"/api/jobs/{done}/progress", json={"progress": 40}).status_code == 409
     assert worker.put("/api/jobs/nope/progress", json={"progress": 40}).status_code == 404
     assert worker.put(f"/api/jobs/{running}/progress", json={"progress": 101}).status_code == 400
@@ -220,6 +230,20 @@ def test_no_token_bad_token_and_unknown_routes(api: Api) -> None:
     assert alice.get("/api/nowhere").status_code == 404
     wrong = alice.delete("/api/projects")
     assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
+
+
+def test_who_am_i_and_the_workbench_page(api: Api) -> None:
+    assert api.client("alice").get("/api/me").json() == {"userId": "alice", "role": "user"}
+    assert api.client("root").get("/api/me").json()["role"] == "admin"
+    assert api.client("worker").get("/api/me").status_code == 403
+    assert api.client(None).get("/api/me").status_code == 401
+    anonymous = api.client(None)  # the page itself needs no token: its calls carry the user's
+    assert anonymous.get("/", follow_redirects=False).headers["location"] == "/workbench/"
+    page = anonymous.get("/workbench/")
+    assert page.status_code == 200 and '<script type="module" src="js/app.js">' in page.text
+    script = anonymous.get("/workbench/js/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "/workbench" not in str(api.app.openapi()["paths"])
 
 
 def test_every_declared_status_was_seen(api: Api, seen: Seen) -> None:
