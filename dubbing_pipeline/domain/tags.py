@@ -31,6 +31,7 @@ class Tag:
     RETRIED_AS = "dubbing/retried_as"  # the run key of a dead letter entry's retry
     MAINTENANCE = "dubbing/maintenance"
     GPU = "dubbing/gpu"
+    WARM_WORKER = "dubbing/warm_worker"  # the pid of the warm run worker a run executes in
 
     # Dagster's own
     RUN_KEY = "dagster/run_key"

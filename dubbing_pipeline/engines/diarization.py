@@ -12,7 +12,6 @@ piece) are kept, so memory stays flat however long the video.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
 from dubbing_pipeline.domain.speakers import Diarization, Turn
 from dubbing_pipeline.engines.base import Progress
 from dubbing_pipeline.infra.media import probe, speech_windows
+from dubbing_pipeline.infra.model_cache import shared_cache
 
 if TYPE_CHECKING:
     from resemblyzer import VoiceEncoder
@@ -312,15 +312,16 @@ def _torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-_encoders: dict[str, VoiceEncoder] = {}
-_encoders_lock = threading.Lock()
-
-
 def _encoder(device: str) -> VoiceEncoder:
-    """The packaged encoder, loaded once per process (17 MB, ~0.5 s)."""
-    with _encoders_lock:
-        if device not in _encoders:
-            from resemblyzer import VoiceEncoder
+    """The packaged encoder, loaded once per process (17 MB, ~0.5 s), kept while the model
+    budget allows."""
 
-            _encoders[device] = VoiceEncoder(device, verbose=False)
-        return _encoders[device]
+    def load() -> VoiceEncoder:
+        from resemblyzer import VoiceEncoder
+
+        return VoiceEncoder(device, verbose=False)
+
+    def size(encoder: VoiceEncoder) -> int:
+        return sum(p.numel() * p.element_size() for p in encoder.parameters())
+
+    return shared_cache().get(("resemblyzer", device), load, size)

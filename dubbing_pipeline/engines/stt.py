@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import math
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -26,6 +25,7 @@ from dubbing_pipeline.domain.sentences import word_confidence
 from dubbing_pipeline.engines.base import Progress, Transcription
 from dubbing_pipeline.engines.models import whisper_model_path
 from dubbing_pipeline.infra.media import probe, speech_windows
+from dubbing_pipeline.infra.model_cache import folder_bytes, shared_cache
 
 if TYPE_CHECKING:
     import numpy as np
@@ -271,39 +271,41 @@ def _out_of_memory(exc: Exception) -> bool:
     return classify(exc).error_type is JobErrorType.RESOURCE
 
 
-_models: dict[tuple[str, str, str, int], WhisperModel] = {}
-_models_lock = threading.Lock()
+WHISPER = "whisper"  # the first part of every Whisper model's key in the shared cache
 
 
 def _load_model(path: str, device: str, compute_type: str, cpu_threads: int) -> WhisperModel:
-    """Models load once per process: the first stage pays, retries and later segments don't."""
-    key = (path, device, compute_type, cpu_threads)
-    with _models_lock:
-        if key not in _models:
-            from faster_whisper import WhisperModel
+    """Models load once per process and stay while the model budget allows (a warm run worker
+    keeps them between runs): the first stage pays, retries and later runs don't."""
 
-            _models[key] = WhisperModel(
-                path, device=device, compute_type=compute_type, cpu_threads=cpu_threads
-            )
-        return _models[key]
+    def load() -> WhisperModel:
+        from faster_whisper import WhisperModel
+
+        return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+
+    key = (WHISPER, path, device, compute_type, cpu_threads)
+    return shared_cache().get(key, load, lambda _: folder_bytes(path))
 
 
 def cached_models() -> list[tuple[str, str, str, int]]:
     """(path, device, compute_type, cpu_threads) of each model this process holds."""
-    with _models_lock:
-        return list(_models)
+    held = shared_cache().keys()
+    return [key[1:] for key in held if _is_whisper(key)]  # type: ignore[index]
 
 
 def release_models(device: str | None = None) -> int:
     """Drop the cached models (those on ``device``, or all) and give their memory back: on a GPU
     the next stage needs it more than STT needs a warm model. Returns how many were dropped."""
-    with _models_lock:
-        dropped = [key for key in _models if device is None or key[1] == device]
-        for key in dropped:
-            del _models[key]  # CTranslate2 frees a model's memory when its last user lets go
+    dropped = shared_cache().release(
+        lambda key: _is_whisper(key) and (device is None or key[2] == device)  # type: ignore[index]
+    )
     if dropped:
         _free_cached_memory()
-    return len(dropped)
+    return dropped
+
+
+def _is_whisper(key: object) -> bool:
+    return isinstance(key, tuple) and bool(key) and key[0] == WHISPER
 
 
 def _free_cached_memory() -> None:

@@ -32,6 +32,9 @@ class PipelineSettings(BaseSettings):
         Path.home() / ".cache" / "dubbing" / "models",
         description="where Whisper base's two packaged halves are joined once",
     )
+    model_budget_mb: int = Field(
+        2048, ge=0, description="memory a process keeps loaded models in between runs (LRU)"
+    )
     code_location: str = Field(
         "dubbing_pipeline.definitions", description="the code location's module name"
     )

@@ -12,6 +12,7 @@ import pytest
 from dagster import AssetKey, DagsterEventType, EventRecordsFilter
 
 from dubbing_pipeline.defs.placement import CELERY_QUEUE_TAG, celery_queue
+from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra import media
 from tests.support.daemon import REDIS_URL, Daemon, running_daemon
@@ -48,7 +49,15 @@ def test_a_project_completes_with_its_steps_on_two_celery_workers(
 ) -> None:
     daemon, workers = celery
     manager = daemon.manager
-    project = manager.start_stt_stage(None, "alice", str(sample_video), "en", "es", premium=False)
+    project = manager.start_stt_stage(
+        Project(
+            user_id="alice",
+            video_uri=str(sample_video),
+            source_language="en",
+            target_language="es",
+            premium=False,
+        )
+    )
     daemon.wait_for_run(project.id, Stage.STT, timeout=300)
     manager.approve(project.id, Stage.STT, reviewer="alice")
     daemon.wait_for_run(project.id, Stage.MT, timeout=300)

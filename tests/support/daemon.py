@@ -13,6 +13,7 @@ import redis
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from dubbing_pipeline.cli.runner import run_store
+from dubbing_pipeline.defs.warm.protocol import stop_server
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.infra.events import EventPublisher
 from dubbing_pipeline.infra.storage import ArtifactStore
@@ -36,7 +37,7 @@ class Daemon:
         return self.instance.get_runs(RunsFilter(tags=tags))
 
     def wait_for_run(
-        self, project_id: str, stage: Stage, status=DagsterRunStatus.SUCCESS, timeout: float = 240
+        self, project_id: str, stage: Stage, status=DagsterRunStatus.SUCCESS, timeout: float = 600
     ) -> DagsterRun:
         def done() -> DagsterRun | None:
             runs = self.stage_runs(project_id, stage)
@@ -49,9 +50,11 @@ class Daemon:
 
 
 @contextmanager
-def running_daemon(tmp_path: Path, profile: str = "postgres") -> Iterator[Daemon]:
+def running_daemon(
+    tmp_path: Path, profile: str = "postgres", launcher: str = "configured"
+) -> Iterator[Daemon]:
     """Set DAGSTER_HOME etc. in os.environ first (the caller's monkeypatch undoes it)."""
-    storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]), profile)
+    storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]), profile, launcher)
     with _environment(storage_env):
         yield from _daemon(tmp_path)
 
@@ -70,11 +73,25 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextmanager
+def _stopping_warm_runs(home: str) -> Iterator[None]:
+    """The warm run server outlives the daemon (runs in flight go on): stop it after the test."""
+    try:
+        yield
+    finally:
+        stop_server(home)
+
+
 def _daemon(tmp_path: Path) -> Iterator[Daemon]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     args = [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]
     log = tmp_path / "daemon.log"
-    with process(args, log, os.environ.copy()), DagsterInstance.get() as instance:
+    home = os.environ["DAGSTER_HOME"]
+    with (
+        _stopping_warm_runs(home),
+        process(args, log, os.environ.copy()),
+        DagsterInstance.get() as instance,
+    ):
         store = ArtifactStore(base_url=os.environ["DUBBING_ARTIFACTS"])
         events = EventPublisher(redis_url=REDIS_URL)
         yield Daemon(instance, store, events, JobManager(run_store(instance), store, events), log)

@@ -21,6 +21,7 @@ from typing import TypeVar
 import httpx
 import redis
 
+from dubbing_pipeline.defs.warm.protocol import stop_server
 from tests.support.storage import prepare_home
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +75,7 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
     raise AssertionError(f"waited {timeout} s for {what}")
 
 
-def wait_http(url: str, timeout: float = 90) -> None:
+def wait_http(url: str, timeout: float = 240) -> None:  # a loaded 2-core machine
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -183,12 +184,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(root: Path, profile: str = "postgres", **overrides: str) -> Iterator[Stack]:
+def running_stack(
+    root: Path, profile: str = "postgres", launcher: str = "configured", **overrides: str
+) -> Iterator[Stack]:
     """Daemon, webserver and one API instance on loopback; ``overrides`` replace environment
     variables (e.g. ``DUBBING_STT_MODEL="base"``, ``DUBBING_REDIS_URL``); ``profile`` is the
-    profiles/ folder used on Postgres."""
+    profiles/ folder used on Postgres; ``launcher``: "warm" (profiles/warm) or "default"."""
     home = root / "dagster_home"
-    storage_env = prepare_home(home, profile)
+    storage_env = prepare_home(home, profile, launcher)
     tokens = {
         hashlib.sha256(token(u).encode()).hexdigest(): {"user": u, "role": r}
         for u, r in TOKENS.items()
@@ -212,6 +215,7 @@ def running_stack(root: Path, profile: str = "postgres", **overrides: str) -> It
         | overrides
     )
     stack = Stack(root, env, port)
+    stack._exits.callback(stop_server, home)  # the warm run server outlives the daemon
     with stack._exits, stack._webserver, stack._daemon:
         stack.start_daemon()
         stack.start_relay()

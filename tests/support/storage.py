@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import yaml
 from dagster import DagsterInstance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +42,13 @@ def instance_overrides() -> dict[str, Any] | None:
     return {"storage": {"postgres": {"postgres_db": db}}}
 
 
-def prepare_home(home: Path, profile: str = "postgres") -> dict[str, str]:
+def prepare_home(
+    home: Path, profile: str = "postgres", launcher: str = "configured"
+) -> dict[str, str]:
     """Put the deployment's dagster.yaml into ``home``; return the environment it needs.
-    On Postgres, ``profile`` names the folder under profiles/ (postgres, celery)."""
+    On Postgres, ``profile`` names the folder under profiles/ (postgres, celery).
+    ``launcher="warm"`` adds profiles/warm's run launcher (warm run workers); ``"default"`` drops
+    any for Dagster's DefaultRunLauncher (a fresh process per run)."""
     home.mkdir(parents=True, exist_ok=True)
     env: dict[str, str] = {}
     if not on_postgres():
@@ -59,6 +64,13 @@ def prepare_home(home: Path, profile: str = "postgres") -> dict[str, str]:
             "DAGSTER_PG_HOST": PG["hostname"],
             "DAGSTER_PG_DB": chosen.read_text(),
         }
+    if launcher in ("default", "warm"):
+        config = yaml.safe_load((home / "dagster.yaml").read_text())
+        config.pop("run_launcher", None)
+        if launcher == "warm":
+            warm = yaml.safe_load((ROOT / "profiles" / "warm" / "dagster.yaml").read_text())
+            config["run_launcher"] = warm["run_launcher"]
+        (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     # Create the storage here, once: a daemon, a webserver and a code server that all find it
     # missing race to create SQLite's schema (two alembic heads: the instance no longer loads).
     with mock.patch.dict(os.environ, env), DagsterInstance.from_config(str(home)):

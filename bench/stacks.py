@@ -1,0 +1,47 @@
+"""The whole system on loopback for the benchmarks: the embedded default (warm run workers, or
+Dagster's DefaultRunLauncher to compare with) or the Celery profile, ready before the clock
+starts."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from bench.warm import wait_for_warm_workers
+from tests.support.stack import CELERY_ENV, TEST_REDIS, Stack, celery_workers, running_stack
+
+REDIS_URL = f"{TEST_REDIS}/9"  # the tests' Redis server (DUBBING_TEST_REDIS), its own database
+
+
+@contextmanager
+def bench_stack(
+    root: Path, profile: str, launcher: str, **overrides: str
+) -> Iterator[tuple[Stack, DagsterInstance]]:
+    """``profile`` embedded (SQLite) or celery (Postgres, two Celery workers); ``launcher`` warm
+    or default (embedded only)."""
+    overrides = {"DUBBING_REDIS_URL": REDIS_URL} | overrides
+    if profile == "celery":
+        os.environ["DUBBING_TEST_STORAGE"] = "postgres"
+        overrides |= CELERY_ENV
+    with ExitStack() as running:
+        stack = running.enter_context(
+            running_stack(
+                root,
+                "celery" if profile == "celery" else "postgres",
+                launcher="configured" if profile == "celery" else launcher,
+                **overrides,
+            )
+        )
+        if profile == "celery":
+            running.enter_context(celery_workers(root, stack.env))
+        os.environ.update(stack.env)
+        instance = running.enter_context(DagsterInstance.get())
+        time.sleep(5)  # let the daemon load the code location before the clock starts
+        if profile != "celery" and launcher != "default":  # and the warm workers start
+            wait_for_warm_workers(stack.env["DAGSTER_HOME"])
+        yield stack, instance
