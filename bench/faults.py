@@ -33,18 +33,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from bench.common import Report, arguments
 from dubbing_pipeline.cli.sample import make_sample_video
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra.events import JobEvent
 from tests.support.faults import (
     Project,
     RedisServer,
     delivered,
     expected_events,
+    kill_first_run_worker,
     order_problems,
     redis_server,
     runs_per_stage,
@@ -94,16 +94,7 @@ def redis_restart(stack: Stack, redis: RedisServer, project: Project) -> None:
 def worker_kill(stack: Stack, redis: RedisServer, project: Project) -> None:
     project.create()
     with stack_instance(stack) as instance:
-        runs = RunsFilter(tags={Tag.PROJECT: project.id})
-        first = wait_until(lambda: instance.get_runs(runs), 120, "the STT run")[0]
-
-        def pid() -> int | None:
-            for record in instance.all_logs(first.run_id):
-                if record.dagster_event and record.dagster_event.pid:
-                    return record.dagster_event.pid
-            return None
-
-        os.kill(wait_until(pid, 120, "the run worker"), signal.SIGKILL)
+        kill_first_run_worker(instance, project.id)
     project.run_through()
 
 

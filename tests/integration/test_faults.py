@@ -5,10 +5,8 @@ twice: every event Dagster recorded reaches the stream once, in order; each stag
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ from tests.support.faults import (
     RedisServer,
     delivered,
     expected_events,
+    kill_first_run_worker,
     order_problems,
     redis_server,
     runs_per_stage,
@@ -120,15 +119,7 @@ def test_a_killed_run_worker_ends_its_job_and_dagster_retries_it(
     project = Project(stack, "bob").create()
     with stack_instance(stack) as instance:
         runs = RunsFilter(tags={Tag.PROJECT: project.id})
-        first = wait_until(lambda: instance.get_runs(runs), 120, "the STT run")[0]
-
-        def worker_pid() -> int | None:
-            for record in instance.all_logs(first.run_id):
-                if record.dagster_event and record.dagster_event.pid:
-                    return record.dagster_event.pid
-            return None
-
-        os.kill(wait_until(worker_pid, 120, "the run worker"), signal.SIGKILL)
+        first = kill_first_run_worker(instance, project.id)
         project.wait_for(Stage.STT, timeout=300)
         retry = next(r for r in instance.get_runs(runs) if r.run_id != first.run_id)
         assert retry.tags[Tag.PARENT_RUN_ID] == first.run_id

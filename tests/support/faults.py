@@ -19,7 +19,14 @@ from pathlib import Path
 
 import httpx
 import redis
-from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, RunsFilter
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    RunsFilter,
+)
 
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
@@ -175,6 +182,21 @@ class Project:
             self.wait_for(stage, timeout)
             self.approve(stage)
         self.wait_for(Stage.MUXING, timeout)
+
+
+def kill_first_run_worker(instance: DagsterInstance, project_id: str) -> DagsterRun:
+    """SIGKILL the process of the project's first run once it reports its pid; that run."""
+    runs = RunsFilter(tags={Tag.PROJECT: project_id})
+    first = wait_until(lambda: instance.get_runs(runs), 120, "the STT run")[0]
+
+    def worker_pid() -> int | None:
+        for record in instance.all_logs(first.run_id):
+            if record.dagster_event and record.dagster_event.pid:
+                return record.dagster_event.pid
+        return None
+
+    os.kill(wait_until(worker_pid, 120, "the run worker"), signal.SIGKILL)
+    return first
 
 
 def runs_per_stage(instance: DagsterInstance, project_id: str) -> Counter[str]:
