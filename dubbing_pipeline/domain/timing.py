@@ -12,8 +12,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
 DUB_SAMPLE_RATE = 48_000  # the dub track is 16-bit mono at this rate
 
 
@@ -55,18 +53,6 @@ class TrackPlan:
     def overflowing(self) -> list[Placement]:
         return [p for p in self.placements if p.overflow_samples > 0]
 
-    def fits(self) -> TrackFits:
-        segments = [
-            SegmentFit(
-                segment_id=p.segment_id,
-                tempo=round(p.tempo, 3),
-                at_cap=p.tempo >= self.max_speedup and p.clip_samples > p.slot_samples,
-                overflow_seconds=round(p.overflow_samples / self.sample_rate, 3),
-            )
-            for p in self.placements
-        ]
-        return TrackFits(speedup_cap=self.max_speedup, segments=segments)
-
     def summary(self) -> dict[str, float | int]:
         return {
             "max_speedup_applied": round(self.max_tempo, 3),
@@ -77,21 +63,6 @@ class TrackPlan:
                 sum(p.overflow_samples for p in self.placements) / self.sample_rate, 3
             ),
         }
-
-
-class SegmentFit(BaseModel):
-    """How one segment's clip was fitted into its slot: what a reviewer looks at after TTS
-    (written per segment to ``timing.json``; the stage's metadata has the totals)."""
-
-    segment_id: int
-    tempo: float
-    at_cap: bool  # sped up as far as the cap allows
-    overflow_seconds: float  # cut because it did not fit even at the cap
-
-
-class TrackFits(BaseModel):
-    speedup_cap: float
-    segments: list[SegmentFit]
 
 
 def plan_track(

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 
 from dubbing_pipeline.domain import artifacts
 from dubbing_pipeline.domain.errors import validation_error
+from dubbing_pipeline.domain.fits import SegmentFit, TrackFits
 from dubbing_pipeline.domain.review import ReviewDecision, check_reviewable, with_edits
 from dubbing_pipeline.domain.segments import SegmentDoc
 from dubbing_pipeline.domain.speakers import SpeakerEdits
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.domain.timing import SegmentFit, TrackFits
 from dubbing_pipeline.infra.storage import ArtifactStore
 
 

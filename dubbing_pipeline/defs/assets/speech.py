@@ -20,6 +20,7 @@ from dubbing_pipeline.defs.checks.speech import SPECS as CHECK_SPECS
 from dubbing_pipeline.defs.checks.speech import speech_checks
 from dubbing_pipeline.domain import artifacts, voices
 from dubbing_pipeline.domain.checks import blocking_summary
+from dubbing_pipeline.domain.fits import track_fits
 from dubbing_pipeline.domain.review import ReviewDecision
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.stages import Stage
@@ -81,7 +82,7 @@ def speech(
             )
             with store.writing(run.uri(artifacts.DUB_TRACK)) as out, run.engine():
                 render_track(plan, clips, out, lambda f: run.progress(0.7 + 0.3 * f))
-            store.write_text(run.uri(artifacts.TIMING), plan.fits().model_dump_json())
+            store.write_text(run.uri(artifacts.TIMING), track_fits(plan).model_dump_json())
             track = stack.enter_context(store.reading(run.uri(artifacts.DUB_TRACK)))
             outcomes, checked, heard = speech_checks(
                 run, stt, track, plan, spoken, doc.language, check_thresholds()

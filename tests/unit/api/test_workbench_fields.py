@@ -5,6 +5,7 @@ fitted each translated segment (sped up to the cap, cut)."""
 from __future__ import annotations
 
 from dubbing_pipeline.domain import artifacts
+from dubbing_pipeline.domain.fits import track_fits
 from dubbing_pipeline.domain.segments import Segment, SegmentDoc, Word
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.timing import plan_track
@@ -55,7 +56,7 @@ def test_translation_segments_say_how_tts_fitted_them(api: Api) -> None:
     # slots of 10 s; clips of 5 s (fits), 14 s (needs 1.4x: capped at 1.25, then 1.2 s cut), 11 s
     plan = plan_track([(0, 0.0), (1, 10.0), (2, 20.0)], [5.0, 14.0, 11.0], 30.0, max_speedup=1.25)
     timing = api.store.artifact_uri(project.id, Stage.TTS, artifacts.TIMING)
-    api.store.write_text(timing, plan.fits().model_dump_json())
+    api.store.write_text(timing, track_fits(plan).model_dump_json())
     segments = api.client("alice").get(review).json()["segments"]
     assert [(s["tempo"], s["atCap"]) for s in segments] == [
         (1.0, False),
