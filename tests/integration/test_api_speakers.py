@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_api import EventTap
 from tests.support import real_speech
+from tests.support.event_tap import EventTap
 from tests.support.helpers import stream_md5
 from tests.support.stack import Stack
 

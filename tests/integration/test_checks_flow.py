@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from dubbing_pipeline.domain.media_checks import SPEECH_CHECKS
-from tests.integration.test_api import EventTap, _create
+from tests.integration.test_api import _create
+from tests.support.event_tap import EventTap
 from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.integration
