@@ -73,4 +73,9 @@ def classify(exc: BaseException) -> JobProcessingError:
         return JobProcessingError(message, JobErrorType.RESOURCE)
     if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
         return JobProcessingError(message, JobErrorType.VALIDATION)
+    if isinstance(exc, ImportError):  # an engine's package missing from this deployment
+        return JobProcessingError(
+            f"{message} (this deployment lacks a package the configured engine needs)",
+            JobErrorType.PERMANENT,
+        )
     return JobProcessingError(message, JobErrorType.TRANSIENT)

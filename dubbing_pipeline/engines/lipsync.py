@@ -60,6 +60,9 @@ class PipesLipSync(ConfigurableResource):
     options: dict[str, Any] = Field(default_factory=dict, description="the program's settings")
     env: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = 3600.0
+    kill_grace_s: float = Field(
+        default=10.0, description="after the time limit's TERM, seconds until KILL"
+    )
     launcher: Literal["subprocess", "k8s"] = "subprocess"
     image: str | None = Field(default=None, description="k8s: the program's image")
     namespace: str | None = Field(default=None, description="k8s: default: the current one")
@@ -138,8 +141,9 @@ class PipesLipSync(ConfigurableResource):
                 pod_wait_timeout=self.timeout_s,
             )
         command = self._argv(sys.executable)
-        if shutil.which("timeout"):  # coreutils: TERM, then KILL 10 s later; exits 124
-            command = ["timeout", "--kill-after=10", f"{self.timeout_s:g}", *command]
+        if shutil.which("timeout"):  # coreutils: TERM, then KILL kill_grace_s later; exits 124
+            grace = f"--kill-after={self.kill_grace_s:g}"
+            command = ["timeout", grace, f"{self.timeout_s:g}", *command]
         else:
             context.log.warning("coreutils `timeout` not found: lip-sync runs without a time limit")
         client = PipesSubprocessClient(env=self.env, message_reader=_TempFileReader(listener))

@@ -1,12 +1,11 @@
 """Projects on a real dagster-daemon: sensors start STT, wait for each review, start the next
 stage exactly once per approval, chain TTS -> MUXING -> LIP_SYNC, dead-letter and retry failures,
-hold a paused stage; events reach the Redis stream in order."""
+hold a paused stage; events reach the Redis stream in order. (A killed run worker, failed and
+retried by Dagster, is in test_faults and test_warm_runs.)"""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,14 +144,8 @@ def test_a_validation_error_is_dead_lettered_and_retried_once(
     assert retry.tags["dagster/parent_run_id"] == failed.run_id
     daemon.wait_for_run(project.id, Stage.STT)
     assert manager.dead_letter_entries() == []
-
-    manager.approve(project.id, Stage.STT, reviewer="bob")
-    daemon.wait_for_run(project.id, Stage.MT)
-    manager.approve(project.id, Stage.MT, reviewer="bob")
-    daemon.wait_for_run(project.id, Stage.MUXING)
-    time.sleep(4)
+    time.sleep(6)  # a few more sensor ticks
     assert len(daemon.stage_runs(project.id, Stage.STT)) == 2  # one failure, one retry: no more
-    assert daemon.stage_runs(project.id, Stage.LIP_SYNC) == []  # standard tier
 
 
 def test_a_paused_stage_starts_nothing_until_resumed(daemon: Daemon, sample_video: Path) -> None:
@@ -175,43 +168,3 @@ def test_a_paused_stage_starts_nothing_until_resumed(daemon: Daemon, sample_vide
     for project in projects:
         daemon.wait_for_run(project.id, Stage.STT)
     assert manager.queue_stats(Stage.STT).completed == 2
-
-
-def test_a_killed_run_worker_is_failed_retried_and_the_project_completes(
-    daemon: Daemon, sample_video: Path
-) -> None:
-    manager = daemon.manager
-    project = manager.start_stt_stage(_project("dave", str(sample_video), premium=False))
-    first = wait_until(lambda: daemon.stage_runs(project.id, Stage.STT), 60, "the STT run")[0]
-
-    def worker_pid() -> int | None:
-        for record in daemon.instance.all_logs(first.run_id):
-            if record.dagster_event and record.dagster_event.pid:
-                return record.dagster_event.pid
-        return None
-
-    os.kill(wait_until(worker_pid, 60, "the run worker"), signal.SIGKILL)
-
-    def retried() -> list:
-        runs = daemon.stage_runs(project.id, Stage.STT)
-        return [r for r in runs if r.tags.get("dagster/parent_run_id") == first.run_id]
-
-    retry = wait_until(retried, 90, "a retry of the killed run")[0]
-    assert daemon.instance.get_run_by_id(first.run_id).status == DagsterRunStatus.FAILURE
-    daemon.wait_for_run(project.id, Stage.STT)
-    assert daemon.instance.get_run_by_id(retry.run_id).status == DagsterRunStatus.SUCCESS
-    assert not [r for r in daemon.instance.get_runs() if r.status == DagsterRunStatus.STARTED]
-    assert manager.dead_letter_entries() == []  # retried by Dagster, so not a dead letter
-    ended = wait_until(
-        lambda: [
-            e for e in daemon.events.read() if e.jobId == first.run_id and e.type == "job_failed"
-        ],
-        30,
-        "the killed job's terminal event",
-    )
-    assert [e.status for e in ended] == ["retrying"]  # the killed job ends; its retry goes on
-
-    manager.approve(project.id, Stage.STT, reviewer="dave")
-    daemon.wait_for_run(project.id, Stage.MT)
-    manager.approve(project.id, Stage.MT, reviewer="dave")
-    daemon.wait_for_run(project.id, Stage.MUXING)

@@ -116,8 +116,8 @@ def bare_exit(code: int) -> list[str]:
             "overran its 1 s limit",
         ),
         (
-            {"command": [sys.executable, "-c", DEAF_TO_TERM], "timeout_s": 1},
-            "TIMEOUT",  # `timeout` KILLs it 10 s later: 137, yet not the OOM killer's 137
+            {"command": [sys.executable, "-c", DEAF_TO_TERM], "timeout_s": 1, "kill_grace_s": 2},
+            "TIMEOUT",  # `timeout` KILLs it 2 s later: 137, yet not the OOM killer's 137
             "overran its 1 s limit",
         ),
         ({"command": bare_exit(137)}, "RESOURCE", "exited 137"),  # killed early: memory

@@ -81,6 +81,7 @@ def test_repr_shows_the_class_and_the_retry_decision() -> None:
         (FileNotFoundError(2, "No such file", "in.mp4"), JobErrorType.VALIDATION),
         (IsADirectoryError(21, "Is a directory", "in.mp4"), JobErrorType.VALIDATION),
         (NotADirectoryError(20, "Not a directory", "x/in.mp4"), JobErrorType.VALIDATION),
+        (ModuleNotFoundError("No module named 'ctranslate2'"), JobErrorType.PERMANENT),
         (ConnectionResetError("peer reset"), JobErrorType.TRANSIENT),
         (ValueError("something unexpected"), JobErrorType.TRANSIENT),
         (KeyError("missing"), JobErrorType.TRANSIENT),

@@ -157,8 +157,6 @@ class Server:
                 return {"pid": os.getpid(), "size": self.size, "workers": workers}
             if op == "stop":
                 self.stopping.set()
-                for worker in self.workers:
-                    worker.proc.terminate()
                 return {"stopping": True}
         return {"error": f"unknown op {op!r}"}
 
@@ -241,9 +239,15 @@ class Server:
             pass
 
     def _shutdown(self) -> None:
+        """Idle workers are asked to exit (they leave at once); a worker on a run is terminated
+        (its run then fails, as a killed run process's does); any left after 10 s is killed."""
         deadline = time.monotonic() + 10
-        for worker in list(self.workers):
-            worker.proc.terminate()
+        with self.lock:
+            for worker in list(self.workers):
+                if worker.run_id is None:
+                    self._retire(worker)
+                else:
+                    worker.proc.terminate()
         for worker in list(self.workers):
             try:
                 worker.proc.wait(max(0.1, deadline - time.monotonic()))
