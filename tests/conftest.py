@@ -103,10 +103,11 @@ def approve(runs: InstanceRunStore, store: ArtifactStore) -> Callable[..., None]
 
 @pytest.fixture(scope="module")
 def stack(  # the whole system on loopback, shared by a module's API tests
-    tmp_path_factory: pytest.TempPathFactory, sample_video: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sample_video: Path
 ) -> Iterator[Stack]:
+    """A module may set ``STACK_ENV`` (environment overrides for every process)."""
     root = tmp_path_factory.mktemp("stack")
-    with running_stack(root) as running:
+    with running_stack(root, **getattr(request.module, "STACK_ENV", {})) as running:
         for user in ("alice", "bob"):  # what POST /api/uploads would have put there
             uploads = root / "artifacts" / "uploads" / user
             uploads.mkdir(parents=True)

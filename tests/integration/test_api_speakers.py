@@ -16,6 +16,10 @@ from tests.support.helpers import stream_md5
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
+# The interview's host speaks through Piper, whose voice varies from run to run: some runs the
+# Spanish overflows the speed-up cap enough for the fits_slot check to hold the project (its own
+# tests are in test_checks). Speakers are this module's subject, so the check lets it through.
+STACK_ENV = {"DUBBING_CHECK_MAX_CUT_SHARE": "1"}
 
 
 def review(alice: httpx.Client, project: str, stage: str, body: dict) -> dict:
