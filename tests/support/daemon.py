@@ -51,12 +51,17 @@ class Daemon:
 
 @contextmanager
 def running_daemon(
-    tmp_path: Path, profile: str = "postgres", launcher: str = "configured"
+    tmp_path: Path,
+    profile: str = "postgres",
+    launcher: str = "configured",
+    restarting: bool = False,
 ) -> Iterator[Daemon]:
-    """Set DAGSTER_HOME etc. in os.environ first (the caller's monkeypatch undoes it)."""
+    """Set DAGSTER_HOME etc. in os.environ first (the caller's monkeypatch undoes it).
+    ``restarting``: another daemon follows on the same home, so the warm run server stays (as in
+    a deployment, it outlives the daemon and the runs in flight go on); the last one stops it."""
     storage_env = prepare_home(Path(os.environ["DAGSTER_HOME"]), profile, launcher)
     with _environment(storage_env):
-        yield from _daemon(tmp_path)
+        yield from _daemon(tmp_path, restarting)
 
 
 @contextmanager
@@ -74,21 +79,22 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def _stopping_warm_runs(home: str) -> Iterator[None]:
+def _stopping_warm_runs(home: str, keep: bool) -> Iterator[None]:
     """The warm run server outlives the daemon (runs in flight go on): stop it after the test."""
     try:
         yield
     finally:
-        stop_server(home)
+        if not keep:
+            stop_server(home)
 
 
-def _daemon(tmp_path: Path) -> Iterator[Daemon]:
+def _daemon(tmp_path: Path, restarting: bool) -> Iterator[Daemon]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     args = [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]
     log = tmp_path / "daemon.log"
     home = os.environ["DAGSTER_HOME"]
     with (
-        _stopping_warm_runs(home),
+        _stopping_warm_runs(home, keep=restarting),
         process(args, log, os.environ.copy()),
         DagsterInstance.get() as instance,
     ):

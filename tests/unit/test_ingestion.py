@@ -166,7 +166,7 @@ def test_s3_drops_start_three_projects_once_across_daemon_restarts(
         assert len(runs) == len({r.tags["dubbing/project"] for r in runs})  # once each
         return {r.tags["dubbing/project"] for r in runs}
 
-    with running_daemon(tmp_path) as daemon:
+    with running_daemon(tmp_path, restarting=True) as daemon:
         runs = wait_until(
             lambda: len(stt_runs(daemon)) == 3 and stt_runs(daemon), 180, "three STT runs"
         )

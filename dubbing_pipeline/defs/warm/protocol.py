@@ -116,13 +116,19 @@ def stop_server(home: str | Path) -> None:
 
 
 def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs: a zombie (killed, its parent gone, not yet reaped by an init
+    that may never reap it) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no procfs: the signal's answer stands
+    return state not in ("Z", "X")
 
 
 @contextmanager
