@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,13 +79,12 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def _stopping_warm_runs(home: str, keep: bool) -> Iterator[None]:
+def _stopping_warm_runs(home: str) -> Iterator[None]:
     """The warm run server outlives the daemon (runs in flight go on): stop it after the test."""
     try:
         yield
     finally:
-        if not keep:
-            stop_server(home)
+        stop_server(home)
 
 
 def _daemon(tmp_path: Path, restarting: bool) -> Iterator[Daemon]:
@@ -94,7 +93,7 @@ def _daemon(tmp_path: Path, restarting: bool) -> Iterator[Daemon]:
     log = tmp_path / "daemon.log"
     home = os.environ["DAGSTER_HOME"]
     with (
-        _stopping_warm_runs(home, keep=restarting),
+        nullcontext() if restarting else _stopping_warm_runs(home),
         process(args, log, os.environ.copy()),
         DagsterInstance.get() as instance,
     ):

@@ -47,3 +47,14 @@ def test_every_shipped_instance_config_is_one_dagster_accepts(path: str) -> None
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
         runs = instance.get_concurrency_config().run_queue_config
         assert runs is not None and runs.max_concurrent_runs >= 2
+
+
+def test_the_embedded_default_runs_warm_as_the_warm_profile_says() -> None:
+    """The launcher block is written twice (YAML has no include): the embedded default's and
+    the one profiles/warm gives the Postgres profile must not drift apart."""
+    default, warm = (
+        yaml.safe_load((ROOT / path).read_text())["run_launcher"]
+        for path in ("dagster.yaml", "profiles/warm/dagster.yaml")
+    )
+    assert default == warm
+    assert default["class"] == "WarmRunLauncher"
