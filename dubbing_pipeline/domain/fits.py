@@ -18,6 +18,10 @@ class SegmentFit(BaseModel):
     tempo: float
     at_cap: bool  # sped up as far as the cap allows
     overflow_seconds: float  # cut because it did not fit even at the cap
+    # Where the fitted clip plays in the dub track (None in a timing.json from before they were
+    # recorded): what MUXING ducks the background under, with no need to search the track.
+    start_s: float | None = None
+    placed_s: float | None = None
 
 
 class TrackFits(BaseModel):
@@ -33,6 +37,8 @@ def track_fits(plan: TrackPlan) -> TrackFits:
             tempo=round(p.tempo, 3),
             at_cap=p.tempo >= plan.max_speedup and p.clip_samples > p.slot_samples,
             overflow_seconds=round(p.overflow_samples / plan.sample_rate, 3),
+            start_s=round(p.start_sample / plan.sample_rate, 3),
+            placed_s=round(min(p.fitted_samples, p.slot_samples) / plan.sample_rate, 3),
         )
         for p in plan.placements
     ]

@@ -28,8 +28,14 @@ from dubbing_pipeline.domain.background import (
 from dubbing_pipeline.infra import media, mix
 from dubbing_pipeline.infra.mix import Bed, Ducking, Loudness
 
-CORRECTIONS = 2  # measurements through the limiter, at most
 LOUDNESS_SLACK_LU = 0.1
+# A shortfall through the limiter up to this is made up in one step, as if the limiter were not
+# there (it never overshoots: the limiter only takes loudness off, so at most (1 - slope) x 1 LU
+# is left); a larger one is measured once more and made up along the measured slope.
+ONE_STEP_LU = 1.0
+# Longer mixes are measured through the limiter on a quarter of their length (``mix.measure``'s
+# sample): what it takes off is a property of the material's peaks, the same all along a dub.
+SAMPLED_ABOVE_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -72,19 +78,29 @@ class BackgroundMixer(ConfigurableResource):
         return next((c for c in choices if c is not None), self.original_track)
 
     def mix(
-        self, dub: Path, bed: Bed | None, work: Path, source_speech: Sequence[Span] = ()
+        self,
+        dub: Path,
+        bed: Bed | None,
+        work: Path,
+        source_speech: Sequence[Span] = (),
+        dub_speech: Sequence[Span] | None = None,
     ) -> MixedDub:
         """Mix the dub over ``bed`` into ``work`` (the dub alone needs no mix: only measured).
-        A ducked bed is lowered wherever the dub speaks and wherever the source's own voice
-        does (``source_speech``, the transcript's segments), so the original voice never comes
-        back up where a dubbed line is shorter than the line it replaces."""
+        A ducked bed is lowered wherever the dub speaks (``dub_speech``, where TTS placed its
+        clips; found in the track when not given) and wherever the source's own voice does
+        (``source_speech``, the transcript's segments), so the original voice never comes back
+        up where a dubbed line is shorter than the line it replaces."""
         figures: dict[str, Any] = {}
+        frames, rate = media.wav_samples(dub)
+        seconds = frames / rate
         if bed is None:
             path = dub
             loudness = mix.measure(dub) if self.loudness_lufs is not None else None
         else:
-            ducking = self._ducking(dub, source_speech) if bed.ducked else None
-            if ducking is not None:
+            ducking = None
+            if bed.ducked:
+                spoken = mix.speech_regions(dub) if dub_speech is None else dub_speech
+                ducking = self._ducking(seconds, [*spoken, *source_speech])
                 figures |= {
                     "duck_db": self.duck_db,
                     "ducked_lines": len(ducking.spans),
@@ -93,41 +109,48 @@ class BackgroundMixer(ConfigurableResource):
                 }
             path = work / "dub_mix.wav"
             loudness = mix.mix(dub, bed, path, ducking=ducking, script=work / "ducking.cmd")
-        return self._normalised(path, loudness, figures)
+        return self._normalised(path, loudness, figures, seconds)
 
-    def _ducking(self, dub: Path, source_speech: Sequence[Span]) -> Ducking:
-        frames, rate = media.wav_samples(dub)
-        spans = ducked_spans(
-            [*mix.speech_regions(dub), *source_speech],
-            duration=frames / rate,
-            min_gap_s=self.min_gap_s,
-            ramp_s=self.ramp_s,
-        )
+    def _ducking(self, seconds: float, speech: Sequence[Span]) -> Ducking:
+        spans = ducked_spans(speech, duration=seconds, min_gap_s=self.min_gap_s, ramp_s=self.ramp_s)
         return Ducking(spans, self.duck_db, self.ramp_s, self.centre_cancel)
 
     def _normalised(
-        self, path: Path, loudness: Loudness | None, figures: dict[str, Any]
+        self, path: Path, loudness: Loudness | None, figures: dict[str, Any], seconds: float
     ) -> MixedDub:
         """The gain to the target. Where it would push peaks over the ceiling, the limiter
-        takes a little loudness off: measured through gain and limiter and corrected (twice at
-        most), so the figure reported is the delivered track's."""
+        takes a little loudness off: that shortfall is measured through gain and limiter and
+        made up. The delivered loudness is measured on the muxed file, by its loudness check."""
         if loudness is None:  # no target and nothing mixed: the dub as TTS made it
             return MixedDub(path, 0.0, None, figures)
         target = self.loudness_lufs
         gain = 0.0 if target is None else loudness.gain_to(target)
         limited = loudness.peak_dbfs + gain > self.peak_db
         limit = self.peak_db if limited else None
-        delivered = loudness.integrated_lufs + gain  # a constant gain moves it exactly
-        for _ in range(CORRECTIONS if limited else 0):
-            delivered = mix.measure(path, gain_db=gain, limit_db=limit).integrated_lufs
-            if target is None or abs(delivered - target) <= LOUDNESS_SLACK_LU:
-                break
-            gain += target - delivered
+        if limited and target is not None:
+            gain = self._through_limiter(path, gain, target, seconds > SAMPLED_ABOVE_S)
         figures |= {
             "loudness_target_lufs": target,
             "mix_loudness_lufs": loudness.integrated_lufs,  # measured, before the gain
             "loudness_gain_db": round(gain, 2),
-            "loudness_lufs": round(delivered, 1),
             "peak_limited": limited,
         }
         return MixedDub(path, round(gain, 2), limit, figures)
+
+    def _through_limiter(self, path: Path, gain: float, target: float, sampled: bool) -> float:
+        """The gain that brings the limited mix to ``target``: one step if the limiter took
+        little, else a second measurement and a step along the slope the two give."""
+
+        def through(gain_db: float) -> float:
+            measured = mix.measure(path, gain_db=gain_db, limit_db=self.peak_db, sampled=sampled)
+            return measured.integrated_lufs
+
+        first = through(gain)
+        short = target - first
+        if abs(short) <= LOUDNESS_SLACK_LU:
+            return gain
+        if short <= ONE_STEP_LU:
+            return gain + short
+        second = through(gain + short)
+        slope = min(1.0, max(0.2, (second - first) / short))
+        return gain + short + (target - second) / slope

@@ -29,6 +29,9 @@ SHORTEST_PAUSE_S = 0.2
 DUCK = "volume@duck"
 CENTRE = "volume@centre"
 SILENT_LUFS = -70.0  # what ebur128 reports for silence (the absolute gate)
+# A sampled measurement: 10 s of every 40 s (on the bench's 10 min mix, through the limiter:
+# -17.0 LUFS sampled and whole, for a third of the CPU).
+SAMPLE_S, SAMPLE_EVERY_S = 10, 40
 _SILENCE = re.compile(r"silence_(start|end): (-?[\d.]+)")
 _SUMMARY = re.compile(r"^\s*(I|Peak):\s+(-?[\d.]+|-inf)", re.MULTILINE)
 
@@ -135,11 +138,21 @@ def mix(
 
 
 def measure(
-    path: Path, stream: str = "a:0", *, gain_db: float = 0.0, limit_db: float | None = None
+    path: Path,
+    stream: str = "a:0",
+    *,
+    gain_db: float = 0.0,
+    limit_db: float | None = None,
+    sampled: bool = False,
 ) -> Loudness:
     """Integrated loudness and sample peak of a file's audio, through ``levelled``'s gain and
-    limiter (what the encoder will get, so the figure is the delivered track's)."""
-    levelled_audio = levelled(ffmpeg.input(str(path))[stream], gain_db, limit_db)
+    limiter (what the encoder will get, so the figure is the delivered track's). ``sampled``:
+    an estimate from the first ``SAMPLE_S`` of every ``SAMPLE_EVERY_S`` (a quarter of the
+    audio, spread over it), for what the limiter takes off a long track."""
+    audio = ffmpeg.input(str(path))[stream]
+    if sampled:
+        audio = audio.filter("aselect", f"lt(mod(t,{SAMPLE_EVERY_S}),{SAMPLE_S})")
+    levelled_audio = levelled(audio, gain_db, limit_db)
     graph = levelled_audio.filter("ebur128", framelog="verbose", peak="sample")
     return _loudness(media.run_logged(graph.output("-", f="null")))
 

@@ -91,7 +91,7 @@ def muxed_video(
             bed = _bed(run, method, stem, video, source_info.duration, mixer, separator, stack)
             spoken = [Span(s.start, s.end) for s in source_doc.segments]
             with run.engine():
-                mixed = mixer.mix(dub, bed, work, spoken)
+                mixed = mixer.mix(dub, bed, work, spoken, _placed(store, project.id))
             run.progress(0.6)
             audio = [
                 AudioTrack(
@@ -141,9 +141,24 @@ def muxed_video(
                 background=method,
                 background_uri=store.key_of(stem) if method == "stem" and stem else None,
                 **mixed.figures,
+                # measured on the delivered file by its loudness check
+                loudness_lufs=next(
+                    o.figures["integrated_lufs"] for o in outcomes if o.name == "loudness"
+                ),
                 checks_blocking=blocking_summary(outcomes),
             ),
         )
+
+
+def _placed(store: ArtifactStore, project_id: str) -> list[Span] | None:
+    """Where TTS placed each clip in the dub track (None where its timing predates that)."""
+    fits = reviews.segment_fits(store, project_id).values()
+    spans = [
+        Span(f.start_s, f.start_s + f.placed_s)
+        for f in fits
+        if f.start_s is not None and f.placed_s is not None
+    ]
+    return spans if len(spans) == len(fits) else None
 
 
 def _stem_uri(store: ArtifactStore, named: str | None) -> str | None:
