@@ -14,11 +14,14 @@ from pydantic import ValidationError
 from dubbing_pipeline.defs.resources import background_engines
 from dubbing_pipeline.domain.background import Span, choose_method, ducked_spans, gain_db_at
 from dubbing_pipeline.domain.errors import JobErrorType, JobProcessingError
+from dubbing_pipeline.domain.fits import track_fits
 from dubbing_pipeline.domain.projects import Project
+from dubbing_pipeline.domain.timing import plan_track
 from dubbing_pipeline.engines.background import BackgroundMixer
 from dubbing_pipeline.engines.separation import DemucsSeparator, crossfaded
 from dubbing_pipeline.infra import media, mix
 from dubbing_pipeline.infra.settings import settings
+from dubbing_pipeline.infra.track import render_track
 from tests.support.mixes import HOP, RATE, decoded, tone
 
 DUCK_DB, RAMP_S = 18.0, 0.25
@@ -94,6 +97,25 @@ def test_the_bed_follows_the_ducking_envelope(tmp_path: Path) -> None:
     for t in np.arange(0.0, 7.9, 0.05):
         expected = gain_db_at(t + 0.005, spans, duck_db=DUCK_DB, ramp_s=RAMP_S)
         assert _frame_db(bed_alone, t) - reference == pytest.approx(expected, abs=0.8), t
+
+
+def test_the_recorded_clip_placements_are_where_the_dub_speaks(tmp_path: Path) -> None:
+    """MUXING ducks under the placements TTS records (timing.json) instead of searching the
+    track for its pauses: they are where the rendered track sounds, a sped-up clip included."""
+    clips = [tone(tmp_path / f"clip{i}.wav", s, channels=1) for i, s in enumerate((1.0, 2.5))]
+    plan = plan_track([(0, 0.5), (1, 3.0)], [1.0, 2.5], 5.0, max_speedup=1.25)
+    track = tmp_path / "track.wav"
+    render_track(plan, clips, track)
+    fits = track_fits(plan).segments
+    assert fits[1].tempo == 1.25  # 2.5 s into the 2 s left
+    placed = [(f.start_s, (f.start_s or 0) + (f.placed_s or 0)) for f in fits]
+    sounding = [(r.start, r.end) for r in mix.speech_regions(track)]
+    assert len(placed) == len(sounding)
+    for (start, end), (heard_start, heard_end) in zip(placed, sounding, strict=True):
+        assert (start, end) == (
+            pytest.approx(heard_start, abs=0.02),
+            pytest.approx(heard_end, abs=0.02),
+        )
 
 
 def test_centre_cancel_takes_the_voice_out_under_the_dub(tmp_path: Path) -> None:
