@@ -1,11 +1,10 @@
-"""Which language a text is in, from its function words: no language-identification library is
-installed here (langid, lingua and fastText are not in the environment), and the words a
-language cannot do without ("the", "of", "and"; "el", "de", "que") tell its languages apart on a
-sentence as reliably as the checks need: is this segment English, is this translation Spanish.
+"""Words only a language has, to find words a translation left in its source language: the words
+a language cannot do without ("the", "of", "and"; "el", "de", "que"). A translation into Spanish
+that still says "the" and "with" kept English words. Per word, where a language identifier
+(``infra.language_id``, which judges whole segments) cannot say anything.
 
-Honest limits: six languages are known (``KNOWN``); a segment of one or two words, a list of
-names or numbers has no function words and is ``None`` (not judged); close pairs (es/pt, es/it)
-share some words, which count for both, so only the distinctive ones decide.
+Honest limits: six languages are known (``KNOWN``); other pairs are not judged; close pairs
+(es/pt, es/it) share many words, which are left out.
 """
 
 from __future__ import annotations
@@ -50,34 +49,6 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
     lang: frozenset(words(text)) for lang, text in _LISTS.items()
 }
 KNOWN = frozenset(FUNCTION_WORDS)
-MIN_FUNCTION_WORDS = 2  # fewer and a segment says nothing about its language
-
-
-_SHARED = {
-    word: sum(word in known for known in FUNCTION_WORDS.values())
-    for known in FUNCTION_WORDS.values()
-    for word in known
-}
-
-
-def scores(tokens: Sequence[str]) -> dict[str, float]:
-    """Each known language's function words among ``tokens``, a word shared by k languages
-    counting 1/k for each: the words only one language has decide."""
-    return {
-        lang: sum(1 / _SHARED[t] for t in tokens if t in known)
-        for lang, known in FUNCTION_WORDS.items()
-    }
-
-
-def detect(text: str) -> str | None:
-    """The known language whose function words ``text`` uses most (None: fewer than
-    ``MIN_FUNCTION_WORDS`` of them, or a tie)."""
-    tokens = words(text)
-    if sum(t in _SHARED for t in tokens) < MIN_FUNCTION_WORDS:
-        return None
-    ranked = sorted(scores(tokens).items(), key=lambda item: item[1], reverse=True)
-    (best, score), (_, second) = ranked[0], ranked[1]
-    return best if score > second + 1e-9 else None
 
 
 def only_in(source: str, target: str, tokens: Sequence[str]) -> list[str]:

@@ -3,7 +3,8 @@ stage measured (the language heard, the speech found), each an ``Outcome``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 from dubbing_pipeline.domain import function_words, languages
@@ -27,9 +28,18 @@ TRANSLATION_CHECKS = {
     "that the target does not have). ERROR: a segment mostly in the source language.",
     "length_ratio": "Each segment's length against its source (characters): far shorter is a "
     "sign of truncation, far longer of hallucination. WARN.",
-    "target_language": "The translated text is in the target language, by its function words. "
-    "ERROR: segments detected as another language.",
+    "target_language": "The translated text is in the target language, by a language "
+    "identifier (py3langid, 114 languages). ERROR: segments detected as the source language.",
 }
+
+
+@dataclass(frozen=True)
+class LanguageId:
+    """A text language identifier (``infra.language_id``): the languages it knows, and a text's
+    language or None where it cannot say."""
+
+    known: Collection[str]
+    detect: Callable[[str], str | None]
 
 
 def transcript_outcomes(
@@ -152,14 +162,14 @@ def _overlap(span: Span, segments: Sequence[Segment]) -> float:
 
 
 def translation_outcomes(
-    source: SegmentDoc, target: SegmentDoc, limits: CheckThresholds
+    source: SegmentDoc, target: SegmentDoc, limits: CheckThresholds, identify: LanguageId
 ) -> list[Outcome]:
     pairs = list(zip(source.segments, target.segments, strict=True))
     return [
         translated_outcome(pairs),
         untranslated_words_outcome(pairs, source.language, target.language, limits),
         length_ratio_outcome(pairs, limits),
-        target_language_outcome(target, source.language),
+        target_language_outcome(target, source.language, identify),
     ]
 
 
@@ -229,15 +239,17 @@ def length_ratio_outcome(
     )
 
 
-def target_language_outcome(target: SegmentDoc, source: str) -> Outcome:
+def target_language_outcome(target: SegmentDoc, source: str, identify: LanguageId) -> Outcome:
     expected = target.language
-    if expected not in function_words.KNOWN:
-        return Outcome("target_language", True, "ERROR", f"{expected}: not judged (no word list)")
-    whole = function_words.detect(" ".join(s.text for s in target.segments))
+    if expected not in identify.known:
+        return Outcome(
+            "target_language", True, "ERROR", f"{expected}: not judged (unknown to the identifier)"
+        )
+    whole = identify.detect(" ".join(s.text for s in target.segments))
     wrong = [
         Failing(s.id, found, expected, f"({s.text[:60]!r})")
         for s in target.segments
-        if (found := function_words.detect(s.text)) is not None and found != expected
+        if (found := identify.detect(s.text)) is not None and found != expected
     ]
     if whole is not None and whole != expected:
         wrong.insert(0, Failing("all", whole, expected))

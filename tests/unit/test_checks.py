@@ -4,7 +4,6 @@ media runs are in tests/integration/test_checks.py."""
 
 from __future__ import annotations
 
-from dubbing_pipeline.domain import function_words
 from dubbing_pipeline.domain.background import Span
 from dubbing_pipeline.domain.checks import CheckThresholds, blocking_summary, word_error_rate
 from dubbing_pipeline.domain.media_checks import (
@@ -19,12 +18,15 @@ from dubbing_pipeline.domain.media_checks import (
 )
 from dubbing_pipeline.domain.segments import Segment, SegmentDoc, Word
 from dubbing_pipeline.domain.text_checks import (
+    LanguageId,
     language_outcome,
     transcript_outcomes,
     translation_outcomes,
 )
+from dubbing_pipeline.infra import language_id
 
 LIMITS = CheckThresholds()
+IDENTIFY = LanguageId(language_id.languages(), language_id.detect)
 ENGLISH = [
     "Hello and welcome to our small video about the weather.",
     "Today the sky is blue and the sun is shining.",
@@ -49,10 +51,31 @@ def by_name(outcomes):
     return {o.name: o for o in outcomes}
 
 
-def test_function_words_tell_the_languages_apart() -> None:
-    assert [function_words.detect(t) for t in ENGLISH] == ["en"] * 3
-    assert [function_words.detect(t) for t in SPANISH] == ["es"] * 3
-    assert function_words.detect("Paris 1984") is None  # names and numbers: not judged
+def test_the_language_identifier_tells_sentences_apart_and_leaves_fragments() -> None:
+    assert [language_id.detect(t) for t in ENGLISH] == ["en"] * 3
+    assert [language_id.detect(t) for t in SPANISH] == ["es"] * 3
+    others = {
+        "ru": "Завтра в городе будет дождь, так что возьмите зонтик.",
+        "ja": "明日は街で雨が降るので、傘を持って行ってください。 とても 大切 です",
+        "de": "Morgen wird es in der Stadt regnen, also nimm einen Regenschirm mit.",
+        "pt": "Amanhã vai chover na cidade, então leve um guarda-chuva.",
+    }
+    assert {lang: language_id.detect(text) for lang, text in others.items()} == {
+        lang: lang for lang in others
+    }
+    for unsure in ("Paris 1984", "era.", "Anna Karenina, Leo Tolstoy"):
+        assert language_id.detect(unsure) is None, unsure  # names, numbers, fragments
+
+
+def test_a_russian_translation_with_an_english_sentence_is_caught() -> None:
+    """Beyond the six languages with function-word lists: the identifier still names it."""
+    source = doc("en", ENGLISH)
+    russian = "Завтра в городе будет дождь, так что возьмите зонтик."
+    target = source.with_texts("ru", [russian, ENGLISH[1], russian])
+    found = by_name(translation_outcomes(source, target, LIMITS, IDENTIFY))
+    language = found["target_language"]
+    assert (language.passed, language.severity) == (False, "ERROR")
+    assert [f.segment for f in language.failing] == [1]
 
 
 def test_word_error_rate_is_jiwers() -> None:
@@ -91,7 +114,7 @@ def test_transcript_segments_confidence_and_coverage() -> None:
 def test_a_translation_with_an_english_sentence_left_in_fails() -> None:
     source = doc("en", ENGLISH)
     target = source.with_texts("es", [SPANISH[0], ENGLISH[1], SPANISH[2]])
-    found = by_name(translation_outcomes(source, target, LIMITS))
+    found = by_name(translation_outcomes(source, target, LIMITS, IDENTIFY))
     for name in ("translated", "untranslated_words", "target_language"):
         assert (found[name].passed, found[name].severity) == (False, "ERROR"), name
         assert [f.segment for f in found[name].failing] == [1], name
@@ -103,13 +126,13 @@ def test_a_translation_with_an_english_sentence_left_in_fails() -> None:
 def test_a_good_translation_passes_and_names_stay() -> None:
     source = doc("en", [*ENGLISH, "Anna Karenina, 1877."])
     target = source.with_texts("es", [*SPANISH, "Anna Karenina, 1877."])
-    assert all(o.passed for o in translation_outcomes(source, target, LIMITS))
+    assert all(o.passed for o in translation_outcomes(source, target, LIMITS, IDENTIFY))
 
 
 def test_a_truncated_translation_is_a_warning() -> None:
     source = doc("en", ENGLISH)
     target = source.with_texts("es", [SPANISH[0], "Hoy.", SPANISH[2]])
-    found = by_name(translation_outcomes(source, target, LIMITS))
+    found = by_name(translation_outcomes(source, target, LIMITS, IDENTIFY))
     assert (found["length_ratio"].passed, found["length_ratio"].severity) == (False, "WARN")
 
 
