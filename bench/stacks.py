@@ -13,6 +13,7 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from bench.warm import wait_for_warm_workers
+from dubbing_pipeline.defs.warm.launcher import WarmRunLauncher
 from tests.support.stack import CELERY_ENV, TEST_REDIS, Stack, celery_workers, running_stack
 
 REDIS_URL = f"{TEST_REDIS}/9"  # the tests' Redis server (DUBBING_TEST_REDIS), its own database
@@ -51,5 +52,8 @@ def bench_stack(
         instance = running.enter_context(DagsterInstance.get())
         time.sleep(5)  # let the daemon load the code location before the clock starts
         if profile != "celery" and launcher != "default":  # and the warm workers start
+            warm = instance.run_launcher
+            assert isinstance(warm, WarmRunLauncher), type(warm)
+            warm.start_workers()  # the daemon would start them only with the first run
             wait_for_warm_workers(stack.env["DAGSTER_HOME"])
         yield stack, instance

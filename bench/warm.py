@@ -9,7 +9,7 @@ from dubbing_pipeline.defs.warm.protocol import ServerUnavailable, call
 
 
 def wait_for_warm_workers(home: str, timeout: float = 600) -> list[dict[str, Any]]:
-    """The warm run server's workers once all are ready (the daemon starts them at startup)."""
+    """The warm run server's workers once all are ready (``WarmRunLauncher.start_workers``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -23,7 +23,8 @@ import httpx
 import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from dubbing_pipeline.defs.warm.protocol import call, stop_server
+from dubbing_pipeline.defs.warm.launcher import WarmRunLauncher
+from dubbing_pipeline.defs.warm.protocol import ServerUnavailable, call, stop_server
 from dubbing_pipeline.domain.projects import Project
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
@@ -158,6 +159,21 @@ def tiny(tmp_path: Path) -> Iterator[Tiny]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_start_workers_has_them_ready_before_the_first_run(tiny: Tiny) -> None:
+    """A fresh daemon uses its launcher only with its first run; ``start_workers`` (what a
+    benchmark calls before its clock) brings the server and its workers up at once."""
+    with pytest.raises(ServerUnavailable):
+        call(tiny.home, {"op": "status"}, timeout=2)
+    launcher = tiny.instance.run_launcher
+    assert isinstance(launcher, WarmRunLauncher)
+    launcher.start_workers()
+    workers = wait_until(
+        lambda: (w := tiny.workers()) and all(x["ready"] for x in w) and w, 120, "workers"
+    )
+    assert len(workers) == launcher.workers
+    tiny.wait(tiny.launch().run_id, DagsterRunStatus.SUCCESS)
 
 
 def test_runs_reuse_a_warm_worker_and_changed_code_gets_fresh_ones(tiny: Tiny) -> None:

@@ -79,11 +79,18 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return cls(inst_data=inst_data, **config_value)
 
     def register_instance(self, instance: Any) -> None:
-        """The daemon starts the server with its workers at once (in the background), so the
-        first run finds them warm; other processes start it on their first launch."""
+        """The daemon starts the server with its workers (in the background) when it first
+        uses the launcher: its first dequeue or run-monitoring pass, so a fresh instance has
+        none until its first run; other processes start it on their first launch, or with
+        ``start_workers``."""
         super().register_instance(instance)
         if self.prestart and _is_daemon():
             threading.Thread(target=self._start_quietly, daemon=True).start()
+
+    def start_workers(self) -> None:
+        """Start the warm run server and its workers now unless one answers, so that the first
+        run finds them warm (a benchmark before its clock, a deployment's start script)."""
+        ensure_server(self._home, self._server_config(self._generation_of_module()))
 
     # launching
 
@@ -97,7 +104,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
 
     def _start_quietly(self) -> None:
         with contextlib.suppress(Exception):  # the first launch tries again, and says why
-            ensure_server(self._home, self._server_config(self._generation_of_module()))
+            self.start_workers()
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
