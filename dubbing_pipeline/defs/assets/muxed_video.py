@@ -90,8 +90,9 @@ def muxed_video(
             stem = _stem_uri(store, config.background_url) or project.background_uri
             bed = _bed(run, method, stem, video, source_info.duration, mixer, separator, stack)
             spoken = [Span(s.start, s.end) for s in source_doc.segments]
+            placed = _placed(store, project.id)
             with run.engine():
-                mixed = mixer.mix(dub, bed, work, spoken, _placed(store, project.id))
+                mixed = mixer.mix(dub, bed, work, spoken, placed)
             run.progress(0.6)
             audio = [
                 AudioTrack(
