@@ -38,7 +38,7 @@ def track_fits(plan: TrackPlan) -> TrackFits:
             at_cap=p.tempo >= plan.max_speedup and p.clip_samples > p.slot_samples,
             overflow_seconds=round(p.overflow_samples / plan.sample_rate, 3),
             start_s=round(p.start_sample / plan.sample_rate, 3),
-            placed_s=round(min(p.fitted_samples, p.slot_samples) / plan.sample_rate, 3),
+            placed_s=round(p.placed_samples / plan.sample_rate, 3),
         )
         for p in plan.placements
     ]

@@ -33,6 +33,11 @@ class Placement:
         """Speech that did not fit even at the capped speed-up (cut, and reported)."""
         return max(0, self.fitted_samples - self.slot_samples)
 
+    @property
+    def placed_samples(self) -> int:
+        """What of the fitted clip plays in the track: the rest is cut at its slot's end."""
+        return min(self.fitted_samples, self.slot_samples)
+
 
 @dataclass(frozen=True)
 class TrackPlan:

@@ -63,8 +63,7 @@ def speech_checks(
     limits: CheckThresholds,
 ) -> tuple[list[Outcome], list[AssetCheckResult], dict[str, float | int]]:
     placed = [
-        audio_checks.Placed(p.segment_id, p.start_sample, min(p.fitted_samples, p.slot_samples))
-        for p in plan.placements
+        audio_checks.Placed(p.segment_id, p.start_sample, p.placed_samples) for p in plan.placements
     ]
     levels = audio_checks.levels(dub_track, placed)
     outcomes = []
