@@ -39,6 +39,7 @@ from bench.stacks import bench_stack
 from dubbing_pipeline.domain.stages import Stage
 from dubbing_pipeline.domain.tags import Tag
 from dubbing_pipeline.infra import media
+from dubbing_pipeline.operations import checks
 
 POLL_S = 0.05
 DEQUEUED = {DagsterEventType.RUN_STARTING}  # the run queue handed it to the launcher
@@ -162,6 +163,10 @@ def run_project(
             records[stage] = _wait_for_success(instance, project_id, stage)
             if after is None:
                 break
+            # The bench approves reviews, not holds: a project its checks held ends the bench.
+            run_id = records[stage].dagster_run.run_id
+            if not stage.needs_review and (held := checks.held_back(instance, run_id)):
+                raise SystemExit(f"held for review after {stage}: {held}")
             if stage.needs_review:
                 causes[after] = time.time()
                 review = f"/api/projects/{project_id}/review/{stage.asset_name}/approve"
@@ -184,23 +189,8 @@ def _wait_for_success(instance: DagsterInstance, project_id: str, stage: Stage) 
             run_id = records[0].dagster_run.run_id
             said = [e.message for e in instance.all_logs(run_id) if e.message][-4:]
             raise SystemExit(f"{stage} failed: run {run_id}: {said}")
-        if not records and (held := _held(instance, stage)):
-            raise SystemExit(f"held for review before {stage}: {held}")
         time.sleep(POLL_S)
     raise SystemExit(f"{stage} did not finish within an hour")
-
-
-def _held(instance: DagsterInstance, stage: Stage) -> str | None:
-    """Why the automatic stage before ``stage`` held the project for a person (its blocking
-    checks): the bench approves reviews, not holds."""
-    stages = list(Stage)
-    before = stages[stages.index(stage) - 1]
-    if stage is Stage.STT or before.needs_review:
-        return None
-    event = instance.get_latest_materialization_event(AssetKey(before.asset_name))
-    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    held = metadata.get("checks_blocking")
-    return str(held.value) if held and held.value else None
 
 
 def _figures(instance: DagsterInstance, stage: Stage, record: RunRecord, cause: float):
