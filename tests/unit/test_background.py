@@ -187,6 +187,22 @@ def test_loudness_reaches_its_target_through_the_limiter(tmp_path: Path) -> None
     assert (off.gain_db, off.limit_db, off.figures) == (0.0, None, {})
 
 
+def test_a_sampled_measurement_reads_a_quarter_spread_over_the_track(tmp_path: Path) -> None:
+    """A mix over two minutes is measured through the limiter on 10 s of every 40 s: a steady
+    track reads the same sampled and whole; one loud only outside those windows reads quiet."""
+    t = np.arange(160 * RATE) / RATE
+    tone_wave = np.sin(2 * np.pi * 200 * t)
+    steady = _wav(tmp_path / "steady.wav", 0.1 * tone_wave)
+    whole = mix.measure(steady, limit_db=-1.0).integrated_lufs
+    assert mix.measure(steady, limit_db=-1.0, sampled=True).integrated_lufs == pytest.approx(
+        whole, abs=0.2
+    )
+    outside = _wav(tmp_path / "outside.wav", np.where(t % 40 >= 10, 0.3, 0.003) * tone_wave)
+    assert mix.measure(outside, sampled=True).integrated_lufs < (
+        mix.measure(outside).integrated_lufs - 10
+    )
+
+
 @pytest.mark.parametrize("frames", [1, 999, 1000, 1500, 4321])
 def test_windows_cross_fade_back_to_the_input(frames: int) -> None:
     signal = np.random.default_rng(frames).normal(size=(frames, 2)).astype(np.float32)
