@@ -240,10 +240,19 @@ def test_rendered_track_is_exact_and_every_clip_starts_on_time(tmp_path: Path) -
     assert plan.summary()["segments_over_cap"] == 1
 
     progress: list[float] = []
+    heard: dict[int, bytes] = {}
     out = tmp_path / "track.wav"
-    render_track(plan, clips, out, progress.append)
+    render_track(
+        plan, clips, out, progress.append, lambda p, pcm: heard.update({p.segment_id: pcm})
+    )
 
     samples, rate, channels = read_wav(out)
+    for p in plan.placements:  # the listener gets each clip as it plays in the track, to the sample
+        assert (
+            heard[p.segment_id]
+            == samples[p.start_sample : p.start_sample + p.placed_samples].tobytes()
+        )
+    assert len(heard[4]) < plan.placements[3].fitted_samples * 2  # cut where the track cuts it
     assert (rate, channels) == (RATE, 1)
     assert samples.size == round(duration * RATE)
     assert np.all(np.abs(samples[: plan.lead_samples - TOLERANCE]) <= SILENT)  # silent lead

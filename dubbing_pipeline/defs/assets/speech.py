@@ -17,7 +17,7 @@ from pydantic import Field
 
 from dubbing_pipeline.defs.assets.common import StageRun, stage_asset, stage_run
 from dubbing_pipeline.defs.checks.speech import SPECS as CHECK_SPECS
-from dubbing_pipeline.defs.checks.speech import speech_checks
+from dubbing_pipeline.defs.checks.speech import listening, speech_checks
 from dubbing_pipeline.domain import artifacts, voices
 from dubbing_pipeline.domain.checks import blocking_summary
 from dubbing_pipeline.domain.fits import track_fits
@@ -80,12 +80,19 @@ def speech(
                 doc.duration,
                 max_speedup=config.max_speedup,
             )
+            listener = stack.enter_context(listening(run, stt, doc.language, plan.sample_rate))
             with store.writing(run.uri(artifacts.DUB_TRACK)) as out, run.engine():
-                render_track(plan, clips, out, lambda f: run.progress(0.7 + 0.3 * f))
+                render_track(
+                    plan,
+                    clips,
+                    out,
+                    lambda f: run.progress(0.7 + 0.3 * f),
+                    listener.add if listener else None,
+                )
             store.write_text(run.uri(artifacts.TIMING), track_fits(plan).model_dump_json())
             track = stack.enter_context(store.reading(run.uri(artifacts.DUB_TRACK)))
             outcomes, checked, heard = speech_checks(
-                run, stt, track, plan, spoken, doc.language, check_thresholds()
+                run, listener, track, plan, spoken, doc.language, check_thresholds()
             )
         for placement in plan.overflowing:
             context.log.warning(
