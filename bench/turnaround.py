@@ -56,7 +56,8 @@ class StageFigures:
     transition_s: float
     diarization_s: float | None = None  # STT: who speaks when, inside engine_s
     speakers: int | None = None
-    back_transcription_s: float | None = None  # TTS: the speech checks' STT pass, inside engine_s
+    back_transcription_s: float | None = None  # TTS: the speech checks' STT pass, on its thread
+    back_transcription_wait_s: float | None = None  # TTS: the stage's wait for it, in engine_s
     back_transcribed_audio_s: float | None = None
 
 
@@ -121,9 +122,10 @@ def _report(
             report.add(f"{name}.diarization_rtf", f.diarization_s / duration, "<= 0.1")
         if f.back_transcription_s is not None:  # the speech checks (docs/checks.md)
             report.add(f"{name}.back_transcription_s", f.back_transcription_s)
+            report.add(f"{name}.back_transcription_wait_s", f.back_transcription_wait_s)
             report.add(f"{name}.back_transcribed_audio_s", f.back_transcribed_audio_s)
-            share = f.back_transcription_s / f.run_wall_s
-            report.add(f"{name}.back_transcription_share_of_run", share, "<= 0.15")
+            share = (f.back_transcription_wait_s or 0.0) / f.run_wall_s
+            report.add(f"{name}.back_transcription_wait_share_of_run", share, "<= 0.15")
     engine = sum(f.engine_s for f in figures)
     automatic = [f.transition_s for f in figures if f.stage in (Stage.MUXING, Stage.LIP_SYNC)]
     approved = [f.transition_s for f in figures if f.stage in (Stage.MT, Stage.TTS)]
@@ -216,6 +218,7 @@ def _figures(instance: DagsterInstance, stage: Stage, record: RunRecord, cause: 
         diarization_s=_figure(metadata, "diarization_seconds"),
         speakers=_figure(metadata, "speakers"),
         back_transcription_s=_figure(metadata, "back_transcription_seconds"),
+        back_transcription_wait_s=_figure(metadata, "back_transcription_wait_s"),
         back_transcribed_audio_s=_figure(metadata, "back_transcribed_audio_s"),
     )
 
