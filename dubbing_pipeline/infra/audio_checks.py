@@ -1,12 +1,10 @@
-"""Measurements the speech and muxed_video checks judge: each placed clip's level and clipping in
-the dub track, and the delivered file's streams. Read from the files themselves, one clip at a
-time (never a whole track). The back-transcription is ``hearing.py``."""
+"""Measurements the speech and muxed_video checks judge: each placed clip's level and clipping, on
+the samples the renderer wrote into the dub track (so the track is not read again), and the
+delivered file's streams. The back-transcription is ``hearing.py``."""
 
 from __future__ import annotations
 
 import math
-import wave
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,15 +17,6 @@ CLIPPED = FULL_SCALE - 1  # a sample this loud was clipped (or limited to the ve
 
 
 @dataclass(frozen=True)
-class Placed:
-    """Where one segment's clip sits in the dub track, in samples."""
-
-    segment_id: int
-    start: int
-    samples: int
-
-
-@dataclass(frozen=True)
 class Level:
     segment_id: int
     rms_dbfs: float
@@ -35,27 +24,13 @@ class Level:
     clipped_share: float
 
 
-def _read(track: wave.Wave_read, placed: Placed, position: int) -> tuple[np.ndarray, int]:
-    if placed.start > position:
-        track.readframes(placed.start - position)  # skip to the clip (streamed, not kept)
-        position = placed.start
-    pcm = track.readframes(placed.samples)
-    return np.frombuffer(pcm, dtype="<i2"), position + placed.samples
-
-
-def levels(dub_track: Path, placements: Sequence[Placed]) -> list[Level]:
-    """RMS and peak (dBFS) and the share of clipped samples of each placed clip."""
-    out = []
-    with wave.open(str(dub_track)) as track:
-        position = 0
-        for placed in placements:
-            samples, position = _read(track, placed, position)
-            x = samples.astype(np.float64)
-            rms = math.sqrt(float(np.mean(np.square(x)))) if x.size else 0.0
-            peak = float(np.max(np.abs(x))) if x.size else 0.0
-            clipped = float(np.mean(np.abs(x) >= CLIPPED)) if x.size else 0.0
-            out.append(Level(placed.segment_id, _dbfs(rms), _dbfs(peak), clipped))
-    return out
+def level(segment_id: int, pcm: bytes) -> Level:
+    """RMS and peak (dBFS) and the share of clipped samples of one placed clip (16-bit mono)."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    rms = math.sqrt(float(np.mean(np.square(x)))) if x.size else 0.0
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    clipped = float(np.mean(np.abs(x) >= CLIPPED)) if x.size else 0.0
+    return Level(segment_id, _dbfs(rms), _dbfs(peak), clipped)
 
 
 def _dbfs(amplitude: float) -> float:

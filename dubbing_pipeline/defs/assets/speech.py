@@ -87,12 +87,11 @@ def speech(
                     clips,
                     out,
                     lambda f: run.progress(0.7 + 0.3 * f),
-                    listener.add if listener else None,
+                    listener.add,
                 )
             store.write_text(run.uri(artifacts.TIMING), track_fits(plan).model_dump_json())
-            track = stack.enter_context(store.reading(run.uri(artifacts.DUB_TRACK)))
             outcomes, checked, heard = speech_checks(
-                run, listener, track, plan, spoken, doc.language, check_thresholds()
+                run, listener, plan, spoken, doc.language, check_thresholds()
             )
         for placement in plan.overflowing:
             context.log.warning(

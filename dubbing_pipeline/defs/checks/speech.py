@@ -3,7 +3,7 @@ segment against the approved text), clips cut by the speed-up cap, silence where
 speak, clipping.
 
 Back-transcription hears each placed clip once, while the track renders (``infra/hearing.py``):
-the clips as they play in the track are gathered into ~28 s chunks that the STT engine hears on
+the clips as they play in the track are gathered into 60 s chunks that the STT engine hears on
 a worker thread, and each word heard is given to the clip it falls in. What was heard is kept by
 the clip's sound (``heard.json``), so a re-run after one edited segment hears only that segment
 again, and a repeated line is heard once.
@@ -32,7 +32,7 @@ from dubbing_pipeline.domain.media_checks import (
 )
 from dubbing_pipeline.domain.segments import Segment
 from dubbing_pipeline.domain.stages import Stage
-from dubbing_pipeline.domain.timing import TrackPlan
+from dubbing_pipeline.domain.timing import Placement, TrackPlan
 from dubbing_pipeline.engines.base import BackTranscriber, SpeechToText, no_progress
 from dubbing_pipeline.infra import audio_checks
 from dubbing_pipeline.infra.hearing import Hearing, Words, hearing
@@ -43,47 +43,55 @@ if TYPE_CHECKING:  # the stage asset passes its run; its module imports this one
 SPECS = specs(Stage.TTS, SPEECH_CHECKS)
 
 
+class Listener:
+    """What the speech checks take from the track as it renders (``render_track``'s listener):
+    each clip's level, and the clip itself for the hearing (None: the STT engine does not know
+    the language), so the track is never read back."""
+
+    def __init__(self, hearing: Hearing | None) -> None:
+        self.hearing = hearing
+        self.levels: list[audio_checks.Level] = []
+
+    def add(self, placement: Placement, pcm: bytes) -> None:
+        self.levels.append(audio_checks.level(placement.segment_id, pcm))
+        if self.hearing:
+            self.hearing.add(placement, pcm)
+
+
 @contextmanager
-def listening(
-    run: StageRun, stt: SpeechToText, language: str, rate: int
-) -> Iterator[Hearing | None]:
-    """The back-transcription, started before the track renders so that it hears each clip as
-    it is written (None: the STT engine does not know the language)."""
+def listening(run: StageRun, stt: SpeechToText, language: str, rate: int) -> Iterator[Listener]:
+    """The checks' listener, started before the track renders so that the hearing hears each
+    clip as it is written."""
     known = stt.languages()
     if known is not None and language not in known:
-        yield None
+        yield Listener(None)
         return
     cache_uri = run.uri(artifacts.HEARD)
     cache: dict[str, str] = {}
     if run.store.exists(cache_uri):
         cache = json.loads(run.store.read_text(cache_uri))
-    with hearing(lambda wav: _hear(stt, wav, language), rate, cache) as listener:
-        yield listener
+    with hearing(lambda wav: _hear(stt, wav, language), rate, cache) as heard:
+        yield Listener(heard)
 
 
 def speech_checks(
     run: StageRun,
-    listener: Hearing | None,
-    dub_track: Path,
+    listener: Listener,
     plan: TrackPlan,
     spoken: Sequence[Segment],
     language: str,
     limits: CheckThresholds,
 ) -> tuple[list[Outcome], list[AssetCheckResult], dict[str, float | int]]:
     """The checks' outcomes, their Dagster results, and the back-transcription's figures."""
-    placed = [
-        audio_checks.Placed(p.segment_id, p.start_sample, p.placed_samples) for p in plan.placements
-    ]
-    levels = audio_checks.levels(dub_track, placed)
     outcomes = []
     figures: dict[str, float | int] = {}
-    if listener is None:
+    if listener.hearing is None:
         outcomes.append(
             Outcome("intelligibility", True, "ERROR", f"the STT engine does not know {language}")
         )
     else:
         with run.engine():
-            heard = listener.finish()
+            heard = listener.hearing.finish()
         if heard.pieces:
             run.store.write_text(run.uri(artifacts.HEARD), json.dumps(heard.by_sound))
         outcomes.append(
@@ -98,8 +106,8 @@ def speech_checks(
     fits = [Fit(p.segment_id, p.fitted_samples, p.overflow_samples) for p in plan.placements]
     outcomes += [
         fit_outcome(fits, plan.sample_rate, limits),
-        silence_outcome({lv.segment_id: lv.rms_dbfs for lv in levels}, limits),
-        clipping_outcome({lv.segment_id: lv.clipped_share for lv in levels}, limits),
+        silence_outcome({lv.segment_id: lv.rms_dbfs for lv in listener.levels}, limits),
+        clipping_outcome({lv.segment_id: lv.clipped_share for lv in listener.levels}, limits),
     ]
     return outcomes, results(Stage.TTS, outcomes), figures
 
